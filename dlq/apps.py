@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core import checks
+from django.core.signals import setting_changed
+
+from dlq.conf import DjangoRuntime
+from dlq.core.runtime import install_runtime
+from dlq.core.settings import PREFIX
+
+
+class DlqConfig(AppConfig):
+    name = "dlq"
+    verbose_name = "dlq task queue"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        from dlq import checks as dlq_checks
+
+        self.runtime = DjangoRuntime()
+        install_runtime(self.runtime)
+        checks.register(dlq_checks.check_settings)
+        setting_changed.connect(self._setting_changed, dispatch_uid="dlq.setting_changed")
+
+    def _setting_changed(self, *, setting: str, **kwargs: Any) -> None:
+        if setting.startswith(PREFIX) or setting in {"INSTALLED_APPS", "DEBUG"}:
+            self.runtime.reset()

@@ -1,0 +1,180 @@
+"""An in-memory backend with every capability: for your tests, and the reference fake.
+
+Jobs are kept as their JSON payloads, exactly as a Redis backend keeps them, so a test
+that passes here exercises the same encoding. State lives in the instance (one per
+process through dlq's runtime); it is thread-safe and never shared between processes.
+
+In a test::
+
+    backend = dlq.testing.backend()        # the configured InMemoryBackend
+    my_task(1, 2)
+    outcomes = dlq.testing.run_queued("default")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+
+from dlq.backends._claims import ClaimTable
+from dlq.core.protocols import BackendContext, Clock, ProgressCallback
+from dlq.domain.dead_letter import DeadLetter
+from dlq.domain.envelope import Job, decode_job
+from dlq.domain.outcome import Outcome, Rejected, TimedOut
+from dlq.exceptions import PayloadError
+
+__all__ = ["InMemoryBackend"]
+
+
+class InMemoryBackend:
+    def __init__(
+        self, clock: Clock, run_job: Callable[[Job], Outcome] | None = None, max_deliveries: int = 5
+    ) -> None:
+        self._clock = clock
+        self.run_job = run_job
+        self._max_deliveries = max_deliveries
+        self._queues: defaultdict[str, deque[bytes]] = defaultdict(deque)
+        self._in_progress: dict[tuple[str, int], Job] = {}
+        self._paused: dict[str, datetime] = {}
+        self._dead: defaultdict[str, list[DeadLetter]] = defaultdict(list)
+        self._claims = ClaimTable(clock)
+        self._changed = threading.Condition()
+
+    @classmethod
+    def from_context(cls, context: BackendContext) -> InMemoryBackend:
+        return cls(context.clock, context.run_job, context.settings.MAX_DELIVERIES)
+
+    # Backend
+
+    def startup(self, queue: str) -> None:
+        with self._changed:
+            for (name, number), job in list(self._in_progress.items()):
+                if name == queue:
+                    del self._in_progress[name, number]
+                    self._queues[queue].appendleft(job.encode())
+
+    def enqueue(self, job: Job, queue: str) -> None:
+        self.bulk_enqueue([job], queue)
+
+    def bulk_enqueue(self, jobs: Sequence[Job], queue: str) -> None:
+        with self._changed:
+            self._queues[queue].extend(job.encode() for job in jobs)
+            self._changed.notify_all()
+
+    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._ready(queue), timeout_s)
+            while self._ready(queue):
+                raw = self._queues[queue].popleft()
+                try:
+                    job = decode_job(raw).next_delivery()
+                except PayloadError as exc:
+                    self._bury(queue, raw, exc.reason, None)
+                    continue
+                self._in_progress[queue, worker_number] = job
+                return job
+            return None
+
+    def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
+        with self._changed:
+            self._in_progress.pop((queue, worker_number), None)
+            if isinstance(outcome, Rejected):
+                self._bury(queue, job.encode(), outcome.reason, job.id)
+            elif isinstance(outcome, TimedOut):
+                if job.attempts >= self._max_deliveries:
+                    reason = f"timed out after {outcome.timeout_s}s on {job.attempts} deliveries"
+                    self._bury(queue, job.encode(), reason, job.id)
+                else:
+                    self._queues[queue].appendleft(job.encode())
+                    self._changed.notify_all()
+
+    def length(self, queue: str) -> int:
+        with self._changed:
+            return len(self._queues[queue])
+
+    # Capabilities
+
+    def pause(self, queue: str, until: datetime) -> None:
+        with self._changed:
+            self._paused[queue] = until
+
+    def resume(self, queue: str) -> None:
+        with self._changed:
+            self._paused.pop(queue, None)
+            self._changed.notify_all()
+
+    def paused_until(self, queue: str) -> datetime | None:
+        until = self._paused.get(queue)
+        return until if until is not None and until > self._clock() else None
+
+    def clear(self, queue: str) -> int:
+        with self._changed:
+            count = len(self._queues[queue])
+            self._queues[queue].clear()
+            return count
+
+    def deduplicate(
+        self, queue: str, *, progress: ProgressCallback | None = None
+    ) -> tuple[int, int]:
+        with self._changed:
+            before = len(self._queues[queue])
+            seen: set[str] = set()
+            kept: deque[bytes] = deque()
+            for done, raw in enumerate(self._queues[queue], start=1):
+                try:
+                    identity = decode_job(raw).identity()
+                except PayloadError:
+                    identity = raw.decode("utf-8", "replace")
+                if identity not in seen:
+                    seen.add(identity)
+                    kept.append(raw)
+                if progress is not None:
+                    progress(done, before)
+            self._queues[queue] = kept
+            return before, len(kept)
+
+    def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:
+        with self._changed:
+            return list(self._dead[queue][:limit])
+
+    def dead_letter_count(self, queue: str) -> int:
+        with self._changed:
+            return len(self._dead[queue])
+
+    def requeue_dead_letters(self, queue: str, job_ids: Collection[str] | None = None) -> int:
+        with self._changed:
+            chosen = [d for d in self._dead[queue] if job_ids is None or d.job_id in job_ids]
+            self._dead[queue] = [d for d in self._dead[queue] if d not in chosen]
+            self._queues[queue].extend(d.raw for d in chosen)
+            self._changed.notify_all()
+            return len(chosen)
+
+    def purge_dead_letters(self, queue: str) -> int:
+        with self._changed:
+            count = len(self._dead[queue])
+            self._dead[queue].clear()
+            return count
+
+    def claim(self, key: str, ttl_s: int) -> bool:
+        return self._claims.claim(key, ttl_s)
+
+    # For tests
+
+    def run_queued(self, queue: str) -> list[Outcome]:
+        """Run every job waiting in ``queue`` now, in order, through the shared path."""
+        if self.run_job is None:
+            raise RuntimeError("this InMemoryBackend was built without a job runner")
+        outcomes = []
+        while (job := self.dequeue(queue, 0, 0)) is not None:
+            outcome = self.run_job(job)
+            self.acknowledge(queue, 0, job, outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _ready(self, queue: str) -> bool:
+        return bool(self._queues[queue]) and self.paused_until(queue) is None
+
+    def _bury(self, queue: str, raw: bytes, reason: str, job_id: str | None) -> None:
+        self._dead[queue].append(DeadLetter(queue, raw, reason, self._clock(), job_id))

@@ -1,0 +1,112 @@
+"""System checks: ``manage.py check`` (and every command) reports a bad configuration.
+
+Ids: ``dlq.E001`` a setting's name or value, ``dlq.E002`` a backend path, ``dlq.E003`` a
+middleware path, ``dlq.E004`` the logger factory, ``dlq.W001`` an ignored app that is
+not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import apps
+from django.core import checks
+
+from dlq.backends import import_path
+from dlq.conf import get_runtime
+from dlq.core.settings import PREFIX, QueueSettings
+from dlq.exceptions import ConfigurationError
+
+__all__ = ["check_settings"]
+
+_BACKEND_METHODS = ("enqueue", "bulk_enqueue", "dequeue", "length")
+
+
+def check_settings(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    try:
+        settings = get_runtime().settings
+    except ConfigurationError as exc:
+        return [
+            _error(problem.name, problem.detail, problem.hint, "dlq.E001")
+            for problem in exc.problems
+        ]
+    return [
+        *_check_backends(settings),
+        *_check_importable(settings.MIDDLEWARE, f"{PREFIX}MIDDLEWARE", "dlq.E003"),
+        *_check_logger_factory(settings),
+        *_check_ignored_apps(settings),
+    ]
+
+
+def _check_backends(settings: QueueSettings) -> list[checks.CheckMessage]:
+    paths = {f"{PREFIX}BACKEND": settings.BACKEND}
+    paths.update(
+        {
+            f"{PREFIX}BACKEND_OVERRIDES[{queue!r}]": path
+            for queue, path in settings.BACKEND_OVERRIDES.items()
+        }
+    )
+    errors: list[checks.CheckMessage] = []
+    for setting, path in paths.items():
+        try:
+            cls = import_path(path, setting)
+        except ConfigurationError as exc:
+            errors.extend(_error(setting, p.detail, p.hint, "dlq.E002") for p in exc.problems)
+            continue
+        missing = [name for name in _BACKEND_METHODS if not hasattr(cls, name)]
+        if missing:
+            errors.append(
+                _error(
+                    setting,
+                    f"{path!r} is not a backend (it has no {', '.join(missing)})",
+                    "use one of dlq.backends.*, or a class implementing dlq.core.protocols.Backend",
+                    "dlq.E002",
+                )
+            )
+    return errors
+
+
+def _check_importable(
+    paths: Sequence[str], setting: str, check_id: str
+) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for path in paths:
+        try:
+            import_path(path, setting)
+        except ConfigurationError as exc:
+            errors.extend(_error(setting, p.detail, p.hint, check_id) for p in exc.problems)
+    return errors
+
+
+def _check_logger_factory(settings: QueueSettings) -> list[checks.CheckMessage]:
+    factory = settings.LOGGER_FACTORY
+    setting = f"{PREFIX}LOGGER_FACTORY"
+    if not isinstance(factory, str):
+        return []
+    try:
+        resolved = import_path(factory, setting)
+    except ConfigurationError as exc:
+        return [_error(setting, p.detail, p.hint, "dlq.E004") for p in exc.problems]
+    if callable(resolved):
+        return []
+    return [_error(setting, f"{factory!r} is not callable", "", "dlq.E004")]
+
+
+def _check_ignored_apps(settings: QueueSettings) -> list[checks.CheckMessage]:
+    installed = {config.name for config in apps.get_app_configs()}
+    return [
+        checks.Warning(
+            f"{PREFIX}IGNORE_APPS names {name!r}, which is not in INSTALLED_APPS",
+            hint="write app names exactly as INSTALLED_APPS does",
+            id="dlq.W001",
+        )
+        for name in settings.IGNORE_APPS
+        if name not in installed
+    ]
+
+
+def _error(name: str, message: str, hint: str, check_id: str) -> checks.CheckMessage:
+    return checks.Error(message, hint=hint or None, obj=name, id=check_id)

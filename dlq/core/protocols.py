@@ -1,0 +1,149 @@
+"""Every Protocol dlq's parts meet through, in one place.
+
+A backend implements :class:`Backend` and whichever small capability Protocols it can;
+management commands check for a capability with ``isinstance`` (they are
+``runtime_checkable``) and say which backend lacks which capability otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from dlq.core.settings import QueueSettings
+from dlq.domain.dead_letter import DeadLetter
+from dlq.domain.envelope import Job
+from dlq.domain.outcome import Outcome
+
+__all__ = [
+    "Backend",
+    "BackendContext",
+    "Clock",
+    "Middleware",
+    "ProgressCallback",
+    "Runtime",
+    "SupportsClaim",
+    "SupportsClear",
+    "SupportsDeadLetters",
+    "SupportsDeduplicate",
+    "SupportsPause",
+]
+
+#: Returns the current time, timezone-aware. Only adapters call one; pure code takes ``now``.
+Clock = Callable[[], datetime]
+
+#: Called as ``progress(done, total)`` by long operations.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend is built from: ``Backend.from_context(context)``.
+
+    ``run_job`` is the shared execution path, for backends that run jobs inline.
+    """
+
+    settings: QueueSettings
+    clock: Clock
+    logger: logging.Logger
+    run_job: Callable[[Job], Outcome]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Where jobs wait. Queue names are plain strings; worker numbers start at 1."""
+
+    def startup(self, queue: str) -> None:
+        """Called once by a runner before its workers for ``queue`` start."""
+
+    def enqueue(self, job: Job, queue: str) -> None: ...
+
+    def bulk_enqueue(self, jobs: Sequence[Job], queue: str) -> None:
+        """Enqueue ``jobs`` in order, in as few round trips as the store allows."""
+
+    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+        """The next job for this worker slot, waiting up to ``timeout_s``; None if none came."""
+
+    def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
+        """``job`` (as dequeued) has finished with ``outcome``; forget it or keep it as dead."""
+
+    def length(self, queue: str) -> int: ...
+
+
+@runtime_checkable
+class SupportsPause(Protocol):
+    def pause(self, queue: str, until: datetime) -> None:
+        """No job of ``queue`` starts from when this returns until ``until``."""
+
+    def resume(self, queue: str) -> None: ...
+
+    def paused_until(self, queue: str) -> datetime | None: ...
+
+
+@runtime_checkable
+class SupportsClear(Protocol):
+    def clear(self, queue: str) -> int:
+        """Remove every waiting job of ``queue``; returns how many there were."""
+
+
+@runtime_checkable
+class SupportsDeduplicate(Protocol):
+    def deduplicate(
+        self, queue: str, *, progress: ProgressCallback | None = None
+    ) -> tuple[int, int]:
+        """Drop waiting jobs identical but for id and created time, keeping the oldest.
+
+        Returns the queue's length before and after.
+        """
+
+
+@runtime_checkable
+class SupportsDeadLetters(Protocol):
+    def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]: ...
+
+    def dead_letter_count(self, queue: str) -> int: ...
+
+    def requeue_dead_letters(self, queue: str, job_ids: Collection[str] | None = None) -> int:
+        """Put dead letters (all, or those with these job ids) back on the queue."""
+
+    def purge_dead_letters(self, queue: str) -> int: ...
+
+
+@runtime_checkable
+class SupportsClaim(Protocol):
+    def claim(self, key: str, ttl_s: int) -> bool:
+        """True for exactly one caller per ``key`` while its claim lives (``ttl_s``)."""
+
+
+@runtime_checkable
+class Middleware(Protocol):
+    """Hooks around every job run; subclass :class:`dlq.core.middleware.BaseMiddleware`.
+
+    Middleware written for django-lightweight-queue may define only some of these; dlq
+    calls the ones present.
+    """
+
+    def process_job(self, job: Job) -> None: ...
+
+    def process_result(self, job: Job, result: object, duration_s: float) -> None: ...
+
+    def process_exception(
+        self,
+        job: Job,
+        duration_s: float,
+        exc_type: type[BaseException],
+        exc_value: BaseException,
+        exc_tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Runtime(Protocol):
+    """What a task needs at call time; the Django layer provides it."""
+
+    def backend_for(self, queue: str) -> Backend: ...
+
+    def now(self) -> datetime: ...

@@ -1,0 +1,46 @@
+"""The tasks a worker may run: only functions decorated with ``@task`` are in it.
+
+A worker looks a payload's ``path`` up here and never imports a dotted path taken from
+a queue, so a payload naming ``os.system`` is refused rather than called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from dlq.exceptions import UnknownTaskError
+
+if TYPE_CHECKING:
+    from dlq.core.task import Task
+
+__all__ = ["TaskRegistry", "default_registry"]
+
+
+class TaskRegistry:
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task[..., object]] = {}
+
+    def register(self, task: Task[..., object]) -> None:
+        # A module imported twice (autoreload, tests) registers the same path again: the
+        # newest definition wins, as it would for any other name in that module.
+        self._tasks[task.path] = task
+
+    def get(self, path: str) -> Task[..., object]:
+        try:
+            return self._tasks[path]
+        except KeyError:
+            raise UnknownTaskError(path) from None
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._tasks
+
+    def __iter__(self) -> Iterator[Task[..., object]]:
+        return iter(sorted(self._tasks.values(), key=lambda task: task.path))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+#: Where ``@task`` records what it decorates. Recording is all decoration does.
+default_registry = TaskRegistry()

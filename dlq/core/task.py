@@ -1,0 +1,204 @@
+"""``@task``: a function that, when called, is queued to run in a worker.
+
+The decorated object is a :class:`Task` generic over the function's parameters, so
+mypy checks every call (and every ``enqueue`` in a bulk block) against the function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from functools import cached_property
+from types import TracebackType
+from typing import Any, Final, Generic, ParamSpec, Self, TypedDict, TypeVar, Unpack, cast
+
+from dlq.core.arguments import ArgumentCodec
+from dlq.core.registry import TaskRegistry, default_registry
+from dlq.core.runtime import current_runtime
+from dlq.domain.envelope import Job
+from dlq.exceptions import ConfigurationError, Problem
+
+__all__ = ["BulkEnqueue", "Task", "TaskOptions", "task"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: django-lightweight-queue's per-call keyword arguments, still honoured at run time.
+_LEGACY_PREFIX: Final = "django_lightweight_queue_"
+_QUEUE_NAME = re.compile(r"^[^\s{}*?\[\]]+$")
+
+
+class TaskOptions(TypedDict, total=False):
+    """Per-call options for :meth:`Task.using`."""
+
+    queue: str
+    timeout: int | None
+    sigkill_on_stop: bool
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Task(Generic[P, R]):
+    """A queued function. Call it to enqueue; ``.fn`` is the plain function."""
+
+    fn: Callable[P, R]
+    path: str
+    queue: str = "default"
+    timeout: int | None = None
+    sigkill_on_stop: bool = False
+    #: None: follow ``LIGHTWEIGHT_QUEUE_ATOMIC_JOBS``.
+    atomic: bool | None = None
+
+    def __post_init__(self) -> None:
+        _check_options(self.path, self.queue, self.timeout, self.sigkill_on_stop)
+
+    @cached_property
+    def codec(self) -> ArgumentCodec:
+        return ArgumentCodec(self.fn, self.path)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        self.enqueue(*args, **kwargs)
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        target = self._with_legacy_options(cast(dict[str, object], kwargs))
+        job = target.build_job(args, kwargs)
+        current_runtime().backend_for(target.queue).enqueue(job, target.queue)
+
+    def using(self, **options: Unpack[TaskOptions]) -> Task[P, R]:
+        """A copy with other options for the calls made through it."""
+        return dataclasses.replace(self, **options)
+
+    def bulk_enqueue(
+        self, batch_size: int = 1000, queue_override: str | None = None
+    ) -> BulkEnqueue[P]:
+        """Enqueue many calls with one backend call per ``batch_size`` of them::
+
+        with my_task.bulk_enqueue() as enqueue:
+            enqueue(the_ids=[42, 43])
+        """
+        target = self if queue_override is None else self.using(queue=queue_override)
+        return BulkEnqueue(target, batch_size)
+
+    def build_job(self, args: tuple[object, ...], kwargs: dict[str, Any]) -> Job:
+        """The job for one call; raises TaskArgumentError, and queues nothing, if it can't."""
+        encoded_args, encoded_kwargs = self.codec.encode(args, kwargs)
+        return Job.create(
+            self.path,
+            encoded_args,
+            encoded_kwargs,
+            now=current_runtime().now(),
+            timeout=self.timeout,
+            sigkill_on_stop=self.sigkill_on_stop,
+        )
+
+    def _with_legacy_options(self, kwargs: dict[str, object]) -> Self:
+        """Pops upstream's ``django_lightweight_queue_*`` keywords, applied to a copy."""
+        if not any(key.startswith(_LEGACY_PREFIX) for key in kwargs):
+            return self
+        changes = {
+            option: kwargs.pop(_LEGACY_PREFIX + option)
+            for option in ("queue", "timeout", "sigkill_on_stop")
+            if _LEGACY_PREFIX + option in kwargs
+        }
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]  # checked in __post_init__
+
+    def __repr__(self) -> str:
+        return f"<Task {self.path} queue={self.queue!r}>"
+
+
+class BulkEnqueue(Generic[P]):
+    """Collects calls and hands them to the backend ``batch_size`` at a time."""
+
+    def __init__(self, task: Task[P, Any], batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size!r}")
+        self._task = task
+        self._batch_size = batch_size
+        self._pending: list[Job] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        self._pending.append(self._task.build_job(args, kwargs))
+        if len(self._pending) >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            jobs, self._pending = self._pending, []
+            current_runtime().backend_for(self._task.queue).bulk_enqueue(jobs, self._task.queue)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # As upstream: what was collected before an error is still enqueued.
+        self.flush()
+
+
+def task(
+    queue: str = "default",
+    timeout: int | None = None,
+    sigkill_on_stop: bool = False,
+    atomic: bool | None = None,
+    *,
+    registry: TaskRegistry = default_registry,
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """Define a task: calling the decorated function queues it to run in a worker.
+
+    ``queue``: the queue to run it in. ``timeout``: seconds after which the running job
+    is killed. ``sigkill_on_stop``: kill it at once when its worker is stopped, instead
+    of letting it finish. ``atomic``: run it inside a database transaction (default:
+    ``LIGHTWEIGHT_QUEUE_ATOMIC_JOBS``).
+
+    Arguments must be JSON, or be of a type the parameter's annotation lets pydantic
+    encode (datetime, Decimal, UUID, Enum, pydantic models, dataclasses...). Options can
+    be changed per call with ``fn.using(queue=..., timeout=..., sigkill_on_stop=...)``.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        wrapped = Task(
+            fn=fn,
+            path=f"{fn.__module__}.{fn.__name__}",
+            queue=queue,
+            timeout=timeout,
+            sigkill_on_stop=sigkill_on_stop,
+            atomic=atomic,
+        )
+        registry.register(cast(Task[..., object], wrapped))
+        return wrapped
+
+    return decorate
+
+
+def _check_options(path: str, queue: object, timeout: object, sigkill_on_stop: object) -> None:
+    problems = []
+    if not isinstance(queue, str) or not _QUEUE_NAME.match(queue):
+        problems.append(
+            Problem(
+                f"{path} queue",
+                f"{queue!r} is not a queue name",
+                expected="a non-empty string without spaces, braces or glob characters",
+            )
+        )
+    if timeout is not None and (type(timeout) is not int or timeout <= 0):
+        problems.append(
+            Problem(
+                f"{path} timeout",
+                f"{timeout!r} is not valid",
+                expected="None or seconds as an integer > 0",
+            )
+        )
+    if type(sigkill_on_stop) is not bool:
+        problems.append(
+            Problem(
+                f"{path} sigkill_on_stop",
+                f"{sigkill_on_stop!r} is not valid",
+                expected="True or False",
+            )
+        )
+    if problems:
+        raise ConfigurationError(problems)

@@ -1,0 +1,179 @@
+"""The job envelope: what is queued, and how it is written as JSON.
+
+A payload written by django-lightweight-queue 4.x::
+
+    {"path": "app.tasks.fn", "args": [1], "kwargs": {"b": 2}, "timeout": null,
+     "sigkill_on_stop": false, "created_time": "2024-01-02 03:04:05.123456"}
+
+decodes into a :class:`Job`. dlq writes the same keys (``created_time`` in the same
+format, UTC) plus ``id`` and ``attempts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from dlq.exceptions import PayloadError
+
+__all__ = ["TIME_FORMAT", "JSONValue", "Job", "decode_job", "encode_job"]
+
+JSONValue: TypeAlias = JsonValue
+
+#: The format django-lightweight-queue writes ``created_time`` in (always UTC).
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Job:
+    """One queued call of a task: what to run, with what, and under which limits.
+
+    ``timeout`` is in seconds, as upstream; ``attempts`` counts the deliveries that
+    started this job before (0 for a fresh job). ``raw`` keeps the exact bytes the job
+    was decoded from, so a backend can find or dead-letter that very payload.
+    """
+
+    id: str
+    path: str
+    args: tuple[JSONValue, ...]
+    kwargs: Mapping[str, JSONValue]
+    timeout: int | None = None
+    sigkill_on_stop: bool = False
+    created_time: datetime | None = None
+    attempts: int = 0
+    raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        path: str,
+        args: Sequence[JSONValue],
+        kwargs: Mapping[str, JSONValue],
+        *,
+        now: datetime,
+        timeout: int | None = None,
+        sigkill_on_stop: bool = False,
+    ) -> Job:
+        return cls(
+            id=uuid.uuid4().hex,
+            path=path,
+            args=tuple(args),
+            kwargs=dict(kwargs),
+            timeout=timeout,
+            sigkill_on_stop=sigkill_on_stop,
+            created_time=now.astimezone(UTC),
+        )
+
+    def replace(self, **changes: object) -> Job:
+        """A copy with ``changes`` applied; ``raw`` is dropped since it no longer matches."""
+        return dataclasses.replace(self, raw=None, **changes)  # type: ignore[arg-type]  # keyword names are checked at run time by dataclasses
+
+    def next_delivery(self) -> Job:
+        """This job as handed out once more: ``attempts`` goes up by one."""
+        return dataclasses.replace(self, attempts=self.attempts + 1, raw=None)
+
+    def identity(self) -> str:
+        """What makes two jobs duplicates: everything but id, created time and attempts."""
+        return json.dumps(
+            [self.path, self.args, self.kwargs, self.timeout, self.sigkill_on_stop],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    def encode(self) -> bytes:
+        return encode_job(self)
+
+    def __str__(self) -> str:
+        return f"{self.path} [{self.id}]"
+
+
+def encode_job(job: Job) -> bytes:
+    """The JSON payload for ``job``: upstream's keys first, then ``id`` and ``attempts``."""
+    created = job.created_time
+    return json.dumps(
+        {
+            "path": job.path,
+            "args": job.args,
+            "kwargs": job.kwargs,
+            "timeout": job.timeout,
+            "sigkill_on_stop": job.sigkill_on_stop,
+            "created_time": None
+            if created is None
+            else created.astimezone(UTC).strftime(TIME_FORMAT),
+            "id": job.id,
+            "attempts": job.attempts,
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
+
+
+class _Wire(BaseModel):
+    """The payload as it sits in a queue; strict, so a wrong type is an error, not a guess."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    path: str = Field(min_length=1)
+    args: list[JsonValue]
+    kwargs: dict[str, JsonValue]
+    timeout: int | None = Field(default=None, ge=0)
+    sigkill_on_stop: bool = False
+    created_time: str | None = None
+    id: str | None = Field(default=None, min_length=1)
+    attempts: int = Field(default=0, ge=0)
+
+
+def decode_job(raw: bytes | str) -> Job:
+    """The job in ``raw``, or :class:`~dlq.exceptions.PayloadError` saying what is wrong."""
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    try:
+        wire = _Wire.model_validate_json(data)
+    except ValidationError as exc:
+        raise PayloadError(f"malformed job payload: {_describe(exc)}", data) from None
+    return Job(
+        id=wire.id or "legacy-" + hashlib.sha256(data).hexdigest()[:24],
+        path=wire.path,
+        args=tuple(wire.args),
+        kwargs=wire.kwargs,
+        timeout=wire.timeout,
+        sigkill_on_stop=wire.sigkill_on_stop,
+        created_time=None if wire.created_time is None else _parse_time(wire.created_time, data),
+        attempts=wire.attempts,
+        raw=data,
+    )
+
+
+def _parse_time(text: str, raw: bytes) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadError(
+            f"malformed job payload: created_time {text!r} is not a time like"
+            " '2024-01-02 03:04:05.123456'",
+            raw,
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "payload"
+        kind = error["type"]
+        if kind == "missing":
+            parts.append(f"missing field {where!r}")
+        elif kind == "extra_forbidden":
+            parts.append(f"unknown field {where!r}")
+        elif kind == "json_invalid":
+            parts.append(f"not JSON ({error['msg']})")
+        else:
+            parts.append(f"{where}: {error['msg']} (got {error.get('input')!r:.60})")
+    return "; ".join(parts)

@@ -1,0 +1,127 @@
+"""Every error dlq raises on purpose derives from :class:`DLQError`.
+
+The tree::
+
+    DLQError
+    ├── ConfigurationError      a setting, --config file, cron entry or flag is wrong
+    │   └── NotReadyError       dlq was used before Django set it up
+    ├── PayloadError            a queued payload cannot be decoded into a job
+    │   └── UnknownTaskError    a payload names a path that is not a registered task
+    ├── TaskArgumentError       a task was called with arguments that cannot be queued or decoded
+    └── BackendError            a backend failed to talk to its store (wraps the cause)
+        └── CapabilityError     a backend was asked for something it does not support
+
+Adapter failures are raised ``from`` the library error that caused them, so the
+original traceback is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BackendError",
+    "CapabilityError",
+    "ConfigurationError",
+    "DLQError",
+    "NotReadyError",
+    "PayloadError",
+    "Problem",
+    "TaskArgumentError",
+    "UnknownTaskError",
+]
+
+
+class DLQError(Exception):
+    """The root of every error dlq raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration, said so that a person can fix it.
+
+    ``name`` is what is wrong (a setting, ``app.cron[2].minutes``, a flag), ``source``
+    where it came from (``Django settings``, a file's path), ``expected`` what would be
+    right and ``hint`` an optional suggestion (``did you mean ...?``).
+    """
+
+    name: str
+    message: str
+    source: str = ""
+    expected: str = ""
+    hint: str = ""
+
+    @property
+    def detail(self) -> str:
+        """Everything but the name and the hint."""
+        text = self.message
+        if self.source:
+            text += f" (from {self.source})"
+        if self.expected:
+            text += f"; expected {self.expected}"
+        return text
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.detail}" + (f"; {self.hint}" if self.hint else "")
+
+
+class ConfigurationError(DLQError):
+    """One or more problems with the configuration; ``problems`` lists each of them."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class NotReadyError(ConfigurationError):
+    """dlq was used before ``django.setup()`` installed its runtime."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            [
+                Problem(
+                    name="dlq",
+                    message=f"{what} before dlq was set up",
+                    expected="'dlq' in INSTALLED_APPS and django.setup() called first",
+                )
+            ]
+        )
+
+
+class PayloadError(DLQError):
+    """A queued payload cannot be turned into a job; ``raw`` keeps its bytes."""
+
+    def __init__(self, reason: str, raw: bytes | str = b"") -> None:
+        self.reason = reason
+        self.raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+        super().__init__(reason)
+
+
+class UnknownTaskError(PayloadError):
+    """A payload names a path that no ``@task`` registered; it is never imported."""
+
+    def __init__(self, path: str, raw: bytes | str = b"") -> None:
+        self.path = path
+        super().__init__(
+            f"{path!r} is not a registered task: define it with @task in a tasks.py of an"
+            " installed app (or in a module such a tasks.py imports)",
+            raw,
+        )
+
+
+class TaskArgumentError(DLQError, TypeError):
+    """A task's arguments do not fit its signature or cannot be encoded as JSON."""
+
+
+class BackendError(DLQError):
+    """A backend could not talk to its store."""
+
+
+class CapabilityError(BackendError):
+    """A backend was asked for an operation it does not implement."""
+
+    def __init__(self, backend: str, capability: str) -> None:
+        self.backend = backend
+        self.capability = capability
+        super().__init__(f"the backend {backend} does not support {capability}")

@@ -1,0 +1,1 @@
+"""Running jobs in worker processes: the loop one worker slot runs."""

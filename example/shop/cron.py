@@ -1,0 +1,3 @@
+CONFIG = (
+    {"command": "shop_heartbeat", "days": "*", "hours": "*", "minutes": "*", "queue": "reports"},
+)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dlq.backends.memory import InMemoryBackend
+from dlq.conf import DjangoRuntime, get_runtime
+from tests.testapp import tasks
+
+
+@pytest.fixture
+def runtime() -> DjangoRuntime:
+    return get_runtime()
+
+
+@pytest.fixture
+def memory(runtime: DjangoRuntime) -> Iterator[InMemoryBackend]:
+    """A fresh in-memory backend (the tests' configured backend) and an empty CALLS."""
+    runtime.reset()
+    tasks.CALLS.clear()
+    backend = runtime.backend_for("default")
+    assert isinstance(backend, InMemoryBackend)
+    yield backend
+    runtime.reset()

@@ -1,0 +1,188 @@
+"""The contract every queueing backend keeps. Add a backend by adding a ``backend`` param.
+
+Capability tests run only where the backend declares the capability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dlq.backends.memory import InMemoryBackend
+from dlq.core.protocols import (
+    Backend,
+    SupportsClaim,
+    SupportsClear,
+    SupportsDeadLetters,
+    SupportsDeduplicate,
+    SupportsPause,
+)
+from dlq.domain.envelope import Job
+from dlq.domain.outcome import Rejected, Succeeded, TimedOut
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+QUEUE = "contract"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Iterator[Backend]]] = {}
+
+
+def backend_maker(
+    name: str,
+) -> Callable[[Callable[[pytest.FixtureRequest], Iterator[Backend]]], object]:
+    def register(maker: Callable[[pytest.FixtureRequest], Iterator[Backend]]) -> object:
+        BACKENDS[name] = maker
+        return maker
+
+    return register
+
+
+@backend_maker("memory")
+def _memory(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield InMemoryBackend(utc_now, max_deliveries=3)
+
+
+try:
+    from tests.integration.redis_fixtures import contract_backends
+except ImportError:  # the Redis backends' fixtures are optional for this module
+    pass
+else:
+    BACKENDS.update(contract_backends())
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from BACKENDS[request.param](request)
+
+
+def job(number: int, path: str = "tests.testapp.tasks.add") -> Job:
+    return Job.create(path, [number], {}, now=NOW + timedelta(seconds=number))
+
+
+def drain(backend: Backend, worker: int = 1) -> list[Job]:
+    taken = []
+    while (item := backend.dequeue(QUEUE, worker, 0.05)) is not None:
+        backend.acknowledge(QUEUE, worker, item, Succeeded(None, 0.0))
+        taken.append(item)
+    return taken
+
+
+def test_jobs_come_out_in_the_order_they_went_in(backend: Backend) -> None:
+    backend.enqueue(job(1), QUEUE)
+    backend.bulk_enqueue([job(2), job(3), job(4)], QUEUE)
+    backend.enqueue(job(5), QUEUE)
+    assert backend.length(QUEUE) == 5
+    assert [j.args[0] for j in drain(backend)] == [1, 2, 3, 4, 5]
+    assert backend.length(QUEUE) == 0
+
+
+def test_first_delivery_is_attempt_one_and_keeps_the_job(backend: Backend) -> None:
+    original = job(1)
+    backend.enqueue(original, QUEUE)
+    (taken,) = drain(backend)
+    assert taken.attempts == 1
+    assert (taken.id, taken.path, taken.args) == (original.id, original.path, original.args)
+
+
+def test_dequeue_waits_then_gives_none(backend: Backend) -> None:
+    assert backend.dequeue(QUEUE, 1, 0.05) is None
+
+
+def test_queues_are_separate(backend: Backend) -> None:
+    backend.enqueue(job(1), "elsewhere")
+    assert backend.length(QUEUE) == 0
+    assert backend.length("elsewhere") == 1
+
+
+def test_rejected_jobs_are_kept_as_dead_letters(backend: Backend) -> None:
+    if not isinstance(backend, SupportsDeadLetters):
+        pytest.skip("no dead letters")
+    backend.enqueue(job(1, "os.system"), QUEUE)
+    taken = backend.dequeue(QUEUE, 1, 0.05)
+    assert taken is not None
+    backend.acknowledge(QUEUE, 1, taken, Rejected("'os.system' is not a registered task"))
+    assert backend.length(QUEUE) == 0
+    (dead,) = backend.dead_letters(QUEUE)
+    assert dead.job_id == taken.id
+    assert "not a registered task" in dead.reason
+    assert backend.dead_letter_count(QUEUE) == 1
+    assert backend.requeue_dead_letters(QUEUE) == 1
+    assert backend.length(QUEUE) == 1
+    assert backend.dead_letter_count(QUEUE) == 0
+
+
+def test_a_job_that_keeps_timing_out_ends_as_a_dead_letter(backend: Backend) -> None:
+    if not isinstance(backend, SupportsDeadLetters):
+        pytest.skip("no dead letters")
+    backend.enqueue(job(1), QUEUE)
+    deliveries = 0
+    while (taken := backend.dequeue(QUEUE, 1, 0.05)) is not None:
+        deliveries += 1
+        assert taken.attempts == deliveries
+        backend.acknowledge(QUEUE, 1, taken, TimedOut(1.0))
+        assert deliveries < 20, "a job that always times out must not loop forever"
+    assert backend.dead_letter_count(QUEUE) == 1
+    assert "timed out" in backend.dead_letters(QUEUE)[0].reason
+
+
+def test_pause_stops_jobs_until_resumed(backend: Backend) -> None:
+    if not isinstance(backend, SupportsPause):
+        pytest.skip("no pause")
+    backend.enqueue(job(1), QUEUE)
+    backend.pause(QUEUE, utc_now() + timedelta(hours=1))
+    assert backend.paused_until(QUEUE) is not None
+    assert backend.dequeue(QUEUE, 1, 0.05) is None
+    backend.resume(QUEUE)
+    assert backend.paused_until(QUEUE) is None
+    assert [j.args[0] for j in drain(backend)] == [1]
+
+
+def test_pause_expires_by_itself(backend: Backend) -> None:
+    if not isinstance(backend, SupportsPause):
+        pytest.skip("no pause")
+    backend.enqueue(job(1), QUEUE)
+    backend.pause(QUEUE, utc_now() + timedelta(milliseconds=200))
+    assert backend.dequeue(QUEUE, 1, 0.01) is None
+    taken = None
+    for _ in range(100):
+        taken = backend.dequeue(QUEUE, 1, 0.05)
+        if taken is not None:
+            break
+    assert taken is not None
+
+
+def test_clear_empties_the_queue(backend: Backend) -> None:
+    if not isinstance(backend, SupportsClear):
+        pytest.skip("no clear")
+    backend.bulk_enqueue([job(1), job(2)], QUEUE)
+    assert backend.clear(QUEUE) == 2
+    assert backend.length(QUEUE) == 0
+
+
+def test_deduplicate_keeps_the_oldest_of_each(backend: Backend) -> None:
+    if not isinstance(backend, SupportsDeduplicate):
+        pytest.skip("no deduplicate")
+    first = Job.create("a.b", [1], {}, now=NOW)
+    later_copy = Job.create("a.b", [1], {}, now=NOW + timedelta(hours=1))
+    other = Job.create("a.b", [2], {}, now=NOW)
+    backend.bulk_enqueue([first, other, later_copy, other.replace(id="copy")], QUEUE)
+    seen: list[tuple[int, int]] = []
+    assert backend.deduplicate(QUEUE, progress=lambda done, total: seen.append((done, total))) == (
+        4,
+        2,
+    )
+    assert [(j.id, j.args) for j in drain(backend)] == [(first.id, (1,)), (other.id, (2,))]
+
+
+def test_claims_are_granted_once(backend: Backend) -> None:
+    if not isinstance(backend, SupportsClaim):
+        pytest.skip("no claims")
+    assert backend.claim(f"{QUEUE}:minute", 60) is True
+    assert backend.claim(f"{QUEUE}:minute", 60) is False
+    assert backend.claim(f"{QUEUE}:other", 60) is True
