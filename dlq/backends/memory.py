@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from dlq.backends._claims import ClaimTable
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback
@@ -40,6 +40,7 @@ class InMemoryBackend:
         self._paused: dict[str, datetime] = {}
         self._dead: defaultdict[str, list[DeadLetter]] = defaultdict(list)
         self._claims = ClaimTable(clock)
+        self._leases: dict[tuple[str, int], tuple[str, datetime]] = {}
         self._changed = threading.Condition()
 
     @classmethod
@@ -159,6 +160,32 @@ class InMemoryBackend:
 
     def claim(self, key: str, ttl_s: int) -> bool:
         return self._claims.claim(key, ttl_s)
+
+    def acquire_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
+        with self._changed:
+            holder = self._leases.get((queue, worker_number))
+            if holder is not None and holder[0] != owner and holder[1] > self._clock():
+                return False
+            self._leases[queue, worker_number] = (owner, self._clock() + timedelta(seconds=ttl_s))
+            return True
+
+    def renew_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
+        with self._changed:
+            holder = self._leases.get((queue, worker_number))
+            if holder is None or holder[0] != owner:
+                return False
+            self._leases[queue, worker_number] = (owner, self._clock() + timedelta(seconds=ttl_s))
+            return True
+
+    def release_slot(self, queue: str, worker_number: int, owner: str) -> None:
+        with self._changed:
+            holder = self._leases.get((queue, worker_number))
+            if holder is not None and holder[0] == owner:
+                del self._leases[queue, worker_number]
+
+    def in_progress(self, queue: str) -> Mapping[int, Sequence[Job]]:
+        with self._changed:
+            return {n: [job] for (name, n), job in self._in_progress.items() if name == queue}
 
     # For tests
 

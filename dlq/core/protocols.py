@@ -8,7 +8,7 @@ management commands check for a capability with ``isinstance`` (they are
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -30,7 +30,9 @@ __all__ = [
     "SupportsClear",
     "SupportsDeadLetters",
     "SupportsDeduplicate",
+    "SupportsInspection",
     "SupportsPause",
+    "SupportsSlotLease",
 ]
 
 #: Returns the current time, timezone-aware. Only adapters call one; pure code takes ``now``.
@@ -117,6 +119,28 @@ class SupportsDeadLetters(Protocol):
 class SupportsClaim(Protocol):
     def claim(self, key: str, ttl_s: int) -> bool:
         """True for exactly one caller per ``key`` while its claim lives (``ttl_s``)."""
+
+
+@runtime_checkable
+class SupportsSlotLease(Protocol):
+    """Leases on worker slots, so that two runners never serve one slot at once.
+
+    ``owner`` identifies the runner (host and pid, say). A lease lives ``ttl_s`` seconds
+    unless renewed; a runner that dies stops renewing and its slots free themselves.
+    """
+
+    def acquire_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool: ...
+
+    def renew_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
+        """False when the lease is no longer ``owner``'s: stop serving the slot."""
+
+    def release_slot(self, queue: str, worker_number: int, owner: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsInspection(Protocol):
+    def in_progress(self, queue: str) -> Mapping[int, Sequence[Job]]:
+        """The jobs each worker slot of ``queue`` has taken and not yet acknowledged."""
 
 
 @runtime_checkable

@@ -5,6 +5,8 @@ Capability tests run only where the backend declares the capability.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +19,9 @@ from dlq.core.protocols import (
     SupportsClear,
     SupportsDeadLetters,
     SupportsDeduplicate,
+    SupportsInspection,
     SupportsPause,
+    SupportsSlotLease,
 )
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Rejected, Succeeded, TimedOut
@@ -186,3 +190,36 @@ def test_claims_are_granted_once(backend: Backend) -> None:
     assert backend.claim(f"{QUEUE}:minute", 60) is True
     assert backend.claim(f"{QUEUE}:minute", 60) is False
     assert backend.claim(f"{QUEUE}:other", 60) is True
+
+
+def test_a_slot_is_leased_to_one_owner_at_a_time(backend: Backend) -> None:
+    if not isinstance(backend, SupportsSlotLease):
+        pytest.skip("no slot leases")
+    assert backend.acquire_slot(QUEUE, 1, "runner-a", 30) is True
+    assert backend.acquire_slot(QUEUE, 1, "runner-b", 30) is False
+    assert backend.renew_slot(QUEUE, 1, "runner-b", 30) is False
+    assert backend.renew_slot(QUEUE, 1, "runner-a", 30) is True
+    assert backend.acquire_slot(QUEUE, 2, "runner-b", 30) is True
+    backend.release_slot(QUEUE, 1, "runner-a")
+    assert backend.acquire_slot(QUEUE, 1, "runner-b", 30) is True
+
+
+def test_an_unrenewed_lease_expires(backend: Backend) -> None:
+    if not isinstance(backend, SupportsSlotLease):
+        pytest.skip("no slot leases")
+    assert backend.acquire_slot(QUEUE, 1, "runner-a", 0.2) is True
+    deadline = time.monotonic() + 5
+    while not backend.acquire_slot(QUEUE, 1, "runner-b", 30):
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.05)
+
+
+def test_in_progress_shows_what_each_slot_holds(backend: Backend) -> None:
+    if not isinstance(backend, SupportsInspection):
+        pytest.skip("no inspection")
+    backend.enqueue(job(1), QUEUE)
+    taken = backend.dequeue(QUEUE, 3, 0.05)
+    assert taken is not None
+    assert [j.id for j in backend.in_progress(QUEUE)[3]] == [taken.id]
+    backend.acknowledge(QUEUE, 3, taken, Succeeded(None, 0.0))
+    assert not backend.in_progress(QUEUE).get(3)
