@@ -72,7 +72,7 @@ class DjangoRuntime:
     def settings(self) -> QueueSettings:
         with self._lock:
             if self._settings is None:
-                self._settings = build_settings(django_setting_values(), self._config)
+                self._settings = build_settings(_django_setting_values(), self._config)
             return self._settings
 
     def reset(self) -> None:
@@ -145,7 +145,7 @@ class DjangoRuntime:
             self._discovered = True
 
 
-def django_setting_values() -> Mapping[str, object]:
+def _django_setting_values() -> Mapping[str, object]:
     # Only our names and near misses are read: reading every setting would trip Django's
     # deprecation warnings for settings nobody uses.
     return {name: getattr(django_settings, name) for name in relevant_names(dir(django_settings))}

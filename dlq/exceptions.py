@@ -4,13 +4,18 @@ The tree::
 
     DLQError
     ├── ConfigurationError      a setting, --config file, cron entry or flag is wrong
-    │   └── NotReadyError       dlq was used before Django set it up
+    │   ├── NotReadyError       dlq was used before Django set it up
+    │   └── CronFieldError      a cron time field cannot be parsed (dlq.domain.cron)
+    ├── AllocationError         --machine/--of or worker counts cannot split (dlq.domain.allocation)
+    ├── DurationError           a pause duration or time cannot be parsed (dlq.domain.durations)
     ├── PayloadError            a queued payload cannot be decoded into a job
     │   └── UnknownTaskError    a payload names a path that is not a registered task
     ├── TaskArgumentError       a task was called with arguments that cannot be queued or decoded
     └── BackendError            a backend failed to talk to its store (wraps the cause)
         └── CapabilityError     a backend was asked for something it does not support
 
+``CronFieldError``, ``AllocationError`` and ``DurationError`` live beside the pure code that
+raises them, and are also ValueErrors, so argument parsers report them as bad values.
 Adapter failures are raised ``from`` the library error that caused them, so the
 original traceback is kept.
 """
