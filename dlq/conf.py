@@ -61,8 +61,10 @@ class DjangoRuntime:
     def use_config_file(self, path: str | Path | None) -> None:
         """Layer a ``--config`` file over Django's settings from now on."""
         with self._lock:
-            self._config = None if path is None else load_config_file(path)
-            self.reset()
+            config = None if path is None else load_config_file(path)
+            if config != self._config:
+                self._config = config
+                self.reset()
 
     @property
     def config_file(self) -> str | None:
@@ -137,6 +139,7 @@ class DjangoRuntime:
             if self._discovered:
                 return
             ignored = set(self.settings.IGNORE_APPS)
+            import_module("dlq.cron")  # registers dlq.cron.run_cron_entry, the cron task
             for app_config in apps.get_app_configs():
                 if app_config.name in ignored:
                     continue

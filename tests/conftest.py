@@ -9,9 +9,12 @@ from dlq.conf import DjangoRuntime, get_runtime
 from tests.testapp import tasks
 
 
-@pytest.fixture
-def runtime() -> DjangoRuntime:
-    return get_runtime()
+@pytest.fixture(autouse=True)
+def runtime() -> Iterator[DjangoRuntime]:
+    """dlq's runtime; whatever --config file a test applied is dropped afterwards."""
+    runtime = get_runtime()
+    yield runtime
+    runtime.use_config_file(None)
 
 
 @pytest.fixture

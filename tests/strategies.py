@@ -138,3 +138,135 @@ def cron_datetimes() -> st.SearchStrategy[datetime]:
         max_value=datetime(2200, 12, 31),
         timezones=st.one_of(st.none(), _fixed_offsets()),
     )
+
+
+# ---------------------------------------------------------------------------
+# Cron entries and the scheduler (dlq.domain.cron_entry, dlq.core.scheduler)
+# ---------------------------------------------------------------------------
+
+__all__ += ["CRON_DST_CHANGES", "cron_entry_configs", "cron_zone_names", "instants_near_dst"]
+
+#: Zones with daylight saving: whole hours (London, New York), half an hour (Lord Howe).
+_CRON_ZONES = ("UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe")
+
+_UTC = timezone(timedelta(0))
+
+#: (zone, UTC instant of a clock change in 2024). The tests check each really is one.
+CRON_DST_CHANGES: tuple[tuple[str, datetime], ...] = (
+    ("Europe/London", datetime(2024, 3, 31, 1, 0, tzinfo=_UTC)),
+    ("Europe/London", datetime(2024, 10, 27, 1, 0, tzinfo=_UTC)),
+    ("America/New_York", datetime(2024, 3, 10, 7, 0, tzinfo=_UTC)),
+    ("America/New_York", datetime(2024, 11, 3, 6, 0, tzinfo=_UTC)),
+    ("Australia/Lord_Howe", datetime(2024, 4, 6, 15, 0, tzinfo=_UTC)),
+    ("Australia/Lord_Howe", datetime(2024, 10, 5, 15, 30, tzinfo=_UTC)),
+)
+
+
+def cron_zone_names() -> st.SearchStrategy[str]:
+    """IANA names of zones with and without daylight saving."""
+    return st.sampled_from(_CRON_ZONES)
+
+
+def instants_near_dst(
+    spread: timedelta = timedelta(hours=3),
+) -> st.SearchStrategy[tuple[str, datetime]]:
+    """A zone and an aware UTC instant within ``spread`` of one of its clock changes."""
+    return st.tuples(
+        st.sampled_from(CRON_DST_CHANGES),
+        st.timedeltas(min_value=-spread, max_value=spread),
+    ).map(lambda pair: (pair[0][0], pair[0][1] + pair[1]))
+
+
+@st.composite
+def cron_entry_configs(draw: st.DrawFn) -> dict[str, object]:
+    """A valid upstream-style cron entry dict; optional keys are present or left out."""
+    entry: dict[str, object] = {"command": draw(st.sampled_from(["cron_probe", "check"]))}
+    entry["minutes"] = draw(cron_field_inputs("minutes"))[0]
+    entry["hours"] = draw(cron_field_inputs("hours"))[0]
+    optional: dict[str, st.SearchStrategy[object]] = {
+        "days": cron_field_inputs("days").map(lambda pair: pair[0]),
+        "queue": queue_names(),
+        "timeout": st.none() | st.integers(min_value=1, max_value=86_400),
+        "sigkill_on_stop": st.booleans(),
+        "command_args": st.lists(st.text(max_size=6) | st.integers(), max_size=3),
+        "command_kwargs": st.dictionaries(
+            st.sampled_from(["region", "count"]), st.text(max_size=6) | st.integers(), max_size=2
+        ),
+    }
+    for key, values in optional.items():
+        if draw(st.booleans()):
+            entry[key] = draw(values)
+    return entry
+
+
+# ---------------------------------------------------------------------------
+# Redis backends (dlq.backends.redis, dlq.backends.reliable_redis)
+# ---------------------------------------------------------------------------
+
+import json  # noqa: E402  # this section's own imports, kept with it
+from datetime import UTC  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from dlq.domain.envelope import Job, decode_job  # noqa: E402
+from dlq.exceptions import PayloadError  # noqa: E402
+
+__all__ += ["QUEUED_REGISTERED_PATH", "malformed_payloads", "queued_payloads", "upstream_payloads"]
+
+#: The one task path the Redis property tests treat as registered.
+QUEUED_REGISTERED_PATH = "tests.testapp.tasks.add"
+
+_JSON_ARGS = st.lists(
+    st.integers(-(2**31), 2**31) | st.text(max_size=8) | st.booleans(), max_size=3
+)
+
+
+def upstream_payloads(path: str = QUEUED_REGISTERED_PATH) -> st.SearchStrategy[bytes]:
+    """Payloads as django-lightweight-queue 4.x writes them: no ``id``, no ``attempts``."""
+    return st.builds(
+        lambda args, timeout, micros: json.dumps(
+            {
+                "path": path,
+                "args": args,
+                "kwargs": {},
+                "timeout": timeout,
+                "sigkill_on_stop": False,
+                "created_time": f"2024-01-02 03:04:05.{micros:06d}",
+            }
+        ).encode(),
+        _JSON_ARGS,
+        st.none() | st.integers(1, 3600),
+        st.integers(0, 999_999),
+    )
+
+
+def _undecodable(raw: bytes) -> bool:
+    try:
+        decode_job(raw)
+    except PayloadError:
+        return True
+    return False
+
+
+def malformed_payloads() -> st.SearchStrategy[bytes]:
+    """Bytes no job decodes from: garbage, JSON of the wrong shape, wrong field types."""
+    wrong_shape = st.sampled_from(
+        [b"[]", b"null", b"{}", b'{"path": 1, "args": [], "kwargs": {}}', b'{"path": "a.b"}']
+    )
+    return (st.binary(max_size=40) | wrong_shape).filter(_undecodable)
+
+
+def queued_payloads() -> st.SearchStrategy[tuple[Literal["run", "reject", "bury"], bytes]]:
+    """A payload and what a worker should make of it: run it, reject it (no such task,
+    so a dead letter), or find it undecodable (a dead letter on sight)."""
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    runnable = st.builds(
+        lambda args: Job.create(QUEUED_REGISTERED_PATH, args, {}, now=now).encode(), _JSON_ARGS
+    )
+    unknown = st.builds(
+        lambda args: Job.create("no.such.task", args, {}, now=now).encode(), _JSON_ARGS
+    )
+    return st.one_of(
+        st.tuples(st.just("run"), runnable | upstream_payloads()),
+        st.tuples(st.just("reject"), unknown | upstream_payloads("no.such.task")),
+        st.tuples(st.just("bury"), malformed_payloads()),
+    )

@@ -41,6 +41,7 @@ class InMemoryBackend:
         self._dead: defaultdict[str, list[DeadLetter]] = defaultdict(list)
         self._claims = ClaimTable(clock)
         self._leases: dict[tuple[str, int], tuple[str, datetime]] = {}
+        self._cron_fired: dict[str, datetime] = {}
         self._changed = threading.Condition()
 
     @classmethod
@@ -160,6 +161,17 @@ class InMemoryBackend:
 
     def claim(self, key: str, ttl_s: int) -> bool:
         return self._claims.claim(key, ttl_s)
+
+    def record_fired(self, entry_id: str, when: datetime) -> None:
+        """``SupportsCronHistory``: keep the latest minute ``entry_id`` fired for."""
+        with self._changed:
+            previous = self._cron_fired.get(entry_id)
+            if previous is None or when > previous:
+                self._cron_fired[entry_id] = when
+
+    def last_fired(self, entry_ids: Collection[str]) -> Mapping[str, datetime]:
+        with self._changed:
+            return {i: self._cron_fired[i] for i in entry_ids if i in self._cron_fired}
 
     def acquire_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
         with self._changed:

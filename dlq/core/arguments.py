@@ -13,6 +13,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Union
 
@@ -24,6 +25,7 @@ from dlq.exceptions import TaskArgumentError
 __all__ = ["ArgumentCodec"]
 
 _PLAIN = (type(None), bool, int, float, str)
+_EXACT_SCALARS = frozenset({int, str, bool})
 _PLAIN_ORIGINS = (list, dict, Union, types.UnionType, Sequence, Mapping)
 
 
@@ -54,25 +56,28 @@ class ArgumentCodec:
             if name != "return" and not _is_plain(hint)
         }
 
+    @cached_property
+    def _shape(self) -> _Shape:
+        return _Shape.of(self._signature)
+
     def _parameter_names(
         self, args: Sequence[object], kwargs: Mapping[str, object]
-    ) -> tuple[list[str], dict[str, str]]:
+    ) -> tuple[Sequence[str], dict[str, str]]:
         """The parameter each positional and keyword argument lands in."""
+        shape = self._shape
+        if not kwargs and shape.fits_positionally(len(args)):
+            return shape.positional[: len(args)], {}
         try:
             self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TaskArgumentError(f"{self._path}: {exc}") from None
-        positional: list[str] = []
-        var_positional = var_keyword = ""
-        for parameter in self._signature.parameters.values():
-            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-                positional.append(parameter.name)
-            elif parameter.kind is parameter.VAR_POSITIONAL:
-                var_positional = parameter.name
-            elif parameter.kind is parameter.VAR_KEYWORD:
-                var_keyword = parameter.name
-        names = [positional[i] if i < len(positional) else var_positional for i in range(len(args))]
-        keyword = {key: key if key in self._signature.parameters else var_keyword for key in kwargs}
+        names = [
+            shape.positional[i] if i < len(shape.positional) else shape.var_positional
+            for i in range(len(args))
+        ]
+        keyword = {
+            key: key if key in self._signature.parameters else shape.var_keyword for key in kwargs
+        }
         return names, keyword
 
     def encode(
@@ -117,6 +122,39 @@ class ArgumentCodec:
             ) from None
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """A signature's parameters by kind, worked out once per task."""
+
+    positional: tuple[str, ...]
+    required_positional: int
+    var_positional: str
+    var_keyword: str
+    required_keyword_only: bool
+
+    @classmethod
+    def of(cls, signature: inspect.Signature) -> _Shape:
+        parameters = list(signature.parameters.values())
+        positional = [
+            p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        return cls(
+            positional=tuple(p.name for p in positional),
+            required_positional=sum(1 for p in positional if p.default is p.empty),
+            var_positional=next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), ""),
+            var_keyword=next((p.name for p in parameters if p.kind is p.VAR_KEYWORD), ""),
+            required_keyword_only=any(
+                p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in parameters
+            ),
+        )
+
+    def fits_positionally(self, count: int) -> bool:
+        """True when ``count`` positional arguments alone certainly bind (the common case)."""
+        return not self.required_keyword_only and self.required_positional <= count <= len(
+            self.positional
+        )
+
+
 def _is_plain(hint: object) -> bool:
     """True when ``hint`` needs no conversion: JSON in, the same JSON out."""
     if hint in _PLAIN or hint is Any or hint is object:
@@ -128,8 +166,8 @@ def _is_plain(hint: object) -> bool:
 
 def _checked_json(value: object, path: str, name: str, where: str = "") -> JSONValue:
     """``value`` if it is JSON exactly as it will come back out; otherwise say what is not."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
+    if type(value) in _EXACT_SCALARS or value is None or isinstance(value, (bool, int, str)):
+        return value  # type: ignore[return-value]  # checked just above
     if isinstance(value, float):
         if math.isfinite(value):
             return value

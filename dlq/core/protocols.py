@@ -28,10 +28,12 @@ __all__ = [
     "Runtime",
     "SupportsClaim",
     "SupportsClear",
+    "SupportsCronHistory",
     "SupportsDeadLetters",
     "SupportsDeduplicate",
     "SupportsInspection",
     "SupportsPause",
+    "SupportsRelease",
     "SupportsSlotLease",
 ]
 
@@ -122,6 +124,17 @@ class SupportsClaim(Protocol):
 
 
 @runtime_checkable
+class SupportsCronHistory(Protocol):
+    """When each cron entry last fired, kept by the backend of the entry's queue."""
+
+    def record_fired(self, entry_id: str, when: datetime) -> None:
+        """``entry_id`` was enqueued for the minute starting at ``when`` (UTC)."""
+
+    def last_fired(self, entry_ids: Collection[str]) -> Mapping[str, datetime]:
+        """The latest recorded minute of each of ``entry_ids`` that has fired."""
+
+
+@runtime_checkable
 class SupportsSlotLease(Protocol):
     """Leases on worker slots, so that two runners never serve one slot at once.
 
@@ -135,6 +148,23 @@ class SupportsSlotLease(Protocol):
         """False when the lease is no longer ``owner``'s: stop serving the slot."""
 
     def release_slot(self, queue: str, worker_number: int, owner: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsRelease(Protocol):
+    """For backends that hand jobs out of a prefetched batch.
+
+    A worker calls :meth:`release` for its slot when its loop returns (stopped, or due for
+    recycling), so that the jobs it took but never started run next elsewhere rather than
+    waiting for the slot to run again or for a runner's ``startup``.
+    """
+
+    def release(self, queue: str, worker_number: int) -> int:
+        """Give back, to the head of the queue and in order, the jobs this process took for
+        the slot but has not started; returns how many."""
+
+    def close(self) -> None:
+        """Release every slot, then close connections. The backend reconnects if used again."""
 
 
 @runtime_checkable

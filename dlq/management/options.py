@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from argparse import ArgumentParser
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.management.base import CommandError
 
 from dlq.conf import DjangoRuntime, get_runtime
-from dlq.core.protocols import Backend
 from dlq.exceptions import ConfigurationError
 
-__all__ = ["add_config_argument", "configured_runtime", "require"]
-
-C = TypeVar("C")
+__all__ = ["add_config_argument", "configured_runtime"]
 
 
 def add_config_argument(parser: ArgumentParser) -> None:
@@ -35,13 +32,3 @@ def configured_runtime(options: dict[str, Any]) -> DjangoRuntime:
     except ConfigurationError as exc:
         raise CommandError(f"dlq is misconfigured:\n{exc}") from None
     return runtime
-
-
-def require(backend: Backend, capability: type[C], what: str) -> C:
-    """``backend`` as ``capability``, or a CommandError naming both."""
-    if not isinstance(backend, capability):
-        raise CommandError(
-            f"the backend {type(backend).__module__}.{type(backend).__qualname__} cannot {what}"
-            f" (it does not implement {capability.__name__})"
-        )
-    return backend

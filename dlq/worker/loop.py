@@ -1,8 +1,9 @@
 """The loop of one worker slot: take a job, run it, acknowledge it, repeat.
 
-It knows nothing of Django: the backend, the job runner and what to do after each job
-are passed in. It stops when ``should_stop()`` says so between jobs, or after
-``max_jobs`` jobs so that the process can be recycled.
+It knows nothing of Django or of processes: the backend, the job runner and the hooks
+around each job are passed in (:mod:`dlq.worker.child` wires them up in a worker
+process; a test can drive it in-process). It returns why it stopped, so the process
+can tell its supervisor whether it is being recycled or was asked to stop.
 """
 
 from __future__ import annotations
@@ -10,20 +11,40 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
 
 from dlq.core.protocols import Backend
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
 
-__all__ = ["WorkerLoop"]
+__all__ = ["StopReason", "StopWorker", "WorkerLoop"]
+
+#: Why :meth:`WorkerLoop.run` returned.
+StopReason: TypeAlias = Literal["stopped", "max_jobs", "memory"]
+
+
+class StopWorker(BaseException):
+    """Raised by a worker's signal handler to leave a blocking ``dequeue`` at once.
+
+    A ``BaseException`` so that no ``except Exception`` in a backend swallows it. The
+    handler raises it only while :attr:`WorkerLoop.waiting` is true, never inside a job.
+    """
 
 
 def _never() -> bool:
     return False
 
 
-def _nothing(job: Job, outcome: Outcome) -> None:
+def _no_job_hook(job: Job) -> None:
     pass
+
+
+def _no_outcome_hook(job: Job, outcome: Outcome) -> None:
+    pass
+
+
+def _no_memory() -> float | None:
+    return None
 
 
 @dataclass
@@ -33,22 +54,72 @@ class WorkerLoop:
     worker_number: int
     run_job: Callable[[Job], Outcome]
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dlq.worker"))
+    #: Return after this many jobs, so the process can be recycled (None: never).
     max_jobs: int | None = None
-    idle_timeout_s: float = 1.0
+    #: Return after a job when ``rss_mb()`` is above this (None: never).
+    memory_limit_mb: float | None = None
+    rss_mb: Callable[[], float | None] = _no_memory
+    #: How long one ``dequeue`` waits; between waits ``should_stop`` is asked again.
+    idle_timeout_s: float = 5.0
     should_stop: Callable[[], bool] = _never
-    before_job: Callable[[Job], None] = lambda job: None
-    after_job: Callable[[Job, Outcome], None] = _nothing
+    #: Called with nothing to do, before each wait for a job.
+    on_idle: Callable[[], None] = lambda: None
+    #: Called just before the job is handed to its task.
+    on_start: Callable[[Job], None] = _no_job_hook
+    #: Called when the task has returned, before the backend hears of it: the supervisor
+    #: must know the job is over before an acknowledgement it could race with.
+    on_finish: Callable[[Job, Outcome], None] = _no_outcome_hook
+    #: Called after the job was acknowledged (metrics, the touch file, Django's clean-up).
+    after_job: Callable[[Job, Outcome], None] = _no_outcome_hook
+    #: True only while blocked in ``dequeue``: the one moment a stop may interrupt.
+    waiting: bool = field(default=False, init=False)
+    jobs_done: int = field(default=0, init=False)
 
-    def run(self) -> int:
-        """Runs jobs until told to stop; returns how many it ran."""
-        done = 0
-        while not self.should_stop() and (self.max_jobs is None or done < self.max_jobs):
-            job = self.backend.dequeue(self.queue, self.worker_number, self.idle_timeout_s)
+    def run(self) -> StopReason:
+        """Runs jobs until told to stop or due for recycling; says which."""
+        while True:
+            if self.should_stop():
+                return "stopped"
+            if self.max_jobs is not None and self.jobs_done >= self.max_jobs:
+                self.logger.info(
+                    "Worker %s.%s recycles after %d jobs",
+                    self.queue,
+                    self.worker_number,
+                    self.jobs_done,
+                )
+                return "max_jobs"
+            if self._over_memory():
+                return "memory"
+            self.on_idle()
+            try:
+                self.waiting = True
+                job = self.backend.dequeue(self.queue, self.worker_number, self.idle_timeout_s)
+            except StopWorker:
+                return "stopped"
+            finally:
+                self.waiting = False
             if job is None:
                 continue
-            self.before_job(job)
+            self.on_start(job)
             outcome = self.run_job(job)
+            self.on_finish(job, outcome)
             self.backend.acknowledge(self.queue, self.worker_number, job, outcome)
+            self.jobs_done += 1
             self.after_job(job, outcome)
-            done += 1
-        return done
+
+    def _over_memory(self) -> bool:
+        if self.memory_limit_mb is None or self.jobs_done == 0:
+            # A fresh process is never recycled for memory: it would only be replaced by
+            # an identical one, in a loop.
+            return False
+        rss = self.rss_mb()
+        if rss is None or rss <= self.memory_limit_mb:
+            return False
+        self.logger.info(
+            "Worker %s.%s recycles: %.0f MB resident, above the limit of %s MB",
+            self.queue,
+            self.worker_number,
+            rss,
+            self.memory_limit_mb,
+        )
+        return True

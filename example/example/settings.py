@@ -9,12 +9,16 @@ DEBUG = True
 USE_TZ = True
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "dlq", "shop", "reports"]
 ROOT_URLCONF = "example.urls"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "example.sqlite3"}}
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "example.sqlite3"}
+}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGGING = {
     "version": 1,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"dlq": {"handlers": ["console"], "level": os.environ.get("DLQ_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "dlq": {"handlers": ["console"], "level": os.environ.get("DLQ_LOG_LEVEL", "WARNING")}
+    },
 }
 
 LIGHTWEIGHT_QUEUE_BACKEND = os.environ.get(

@@ -1,7 +1,8 @@
 from datetime import date
 
-from dlq import task
 from shop.progress import mark_done
+
+from dlq import task
 
 
 @task(queue="reports")

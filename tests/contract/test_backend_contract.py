@@ -6,7 +6,6 @@ Capability tests run only where the backend declares the capability.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from dlq.core.protocols import (
     Backend,
     SupportsClaim,
     SupportsClear,
+    SupportsCronHistory,
     SupportsDeadLetters,
     SupportsDeduplicate,
     SupportsInspection,
@@ -223,3 +223,12 @@ def test_in_progress_shows_what_each_slot_holds(backend: Backend) -> None:
     assert [j.id for j in backend.in_progress(QUEUE)[3]] == [taken.id]
     backend.acknowledge(QUEUE, 3, taken, Succeeded(None, 0.0))
     assert not backend.in_progress(QUEUE).get(3)
+
+
+def test_cron_history_keeps_the_latest_minute(backend: Backend) -> None:
+    if not isinstance(backend, SupportsCronHistory):
+        pytest.skip("no cron history")
+    early, late = NOW, NOW + timedelta(minutes=5)
+    backend.record_fired(f"{QUEUE}:entry", late)
+    backend.record_fired(f"{QUEUE}:entry", early)
+    assert backend.last_fired([f"{QUEUE}:entry", f"{QUEUE}:never"]) == {f"{QUEUE}:entry": late}

@@ -71,3 +71,83 @@ def write_then_fail_not_atomic(name: str) -> None:
 @task()
 def write(name: str) -> None:
     Record.objects.create(name=name)
+
+
+# -- tasks the process tests (tests/integration/test_runner_*.py) run in real workers ----
+#
+# They write what happened to Redis under "<REDIS_PREFIX>:test:<name>", so the test (in
+# another process) can see which job ran, how often, when, and in which process.
+
+
+def _record(name: str, *values: object) -> None:
+    import json
+    import os
+    import time
+
+    import redis
+
+    from dlq.conf import queue_settings
+
+    settings = queue_settings()
+    client = redis.Redis(
+        host=settings.REDIS_HOST, port=settings.REDIS_PORT, db=settings.REDIS_DATABASE
+    )
+    entry = json.dumps({"values": values, "pid": os.getpid(), "at": time.time()})
+    client.rpush(f"{settings.REDIS_PREFIX}:test:{name}", entry)
+    client.close()
+
+
+@task()
+def record(token: str) -> None:
+    """Notes that it ran, under 'runs'."""
+    _record("runs", token)
+
+
+@task()
+def record_slowly(token: str, sleep_s: float) -> None:
+    """Notes its start under 'started', sleeps, then notes under 'runs'."""
+    import time
+
+    _record("started", token)
+    time.sleep(sleep_s)
+    _record("runs", token)
+
+
+@task(sigkill_on_stop=True)
+def record_slowly_killable(token: str, sleep_s: float) -> None:
+    """As record_slowly, but killed at once when its worker is asked to stop."""
+    import time
+
+    _record("started", token)
+    time.sleep(sleep_s)
+    _record("runs", token)
+
+
+@task(timeout=1)
+def overrun(token: str, sleep_s: float) -> None:
+    """Ignores SIGALRM and blocks every catchable signal, then sleeps past its timeout.
+
+    Only a SIGKILL from outside can end it early: what upstream's SIGALRM cannot do.
+    """
+    import signal
+    import time
+
+    previous_alarm = signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    blocked = set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP}
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        _record("started", token)
+        time.sleep(sleep_s)
+        _record("runs", token)
+    finally:  # when it did not overrun after all, leave the worker as it was
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        signal.signal(signal.SIGALRM, previous_alarm)
+
+
+@task()
+def crash(token: str) -> None:
+    """Ends its worker process on the spot, as a segfault or an OOM kill would."""
+    import os
+
+    _record("started", token)
+    os._exit(3)

@@ -1,32 +1,48 @@
-"""``manage.py queue_worker QUEUE NUMBER``: run one worker slot in this process."""
+"""``manage.py queue_worker QUEUE NUMBER``: run one worker slot, supervised.
+
+The slot runs exactly as under ``queue_runner`` (a forked worker process under a
+supervisor), so timeouts are enforced, the slot is leased, and the worker is restarted
+if it dies; only the pool split and cron are left out.
+"""
 
 from __future__ import annotations
 
-import signal
-import types
+import sys
 from argparse import ArgumentParser
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
 
-from dlq.domain.envelope import Job
-from dlq.domain.outcome import Outcome, Succeeded
+from dlq.domain.allocation import WorkerSlot
+from dlq.exceptions import DLQError
 from dlq.management.options import add_config_argument, configured_runtime
-from dlq.worker.loop import WorkerLoop
+from dlq.management.workers import add_touchfile_argument, worker_environment, worker_options
+from dlq.worker.config import SupervisorOptions
+from dlq.worker.supervisor import Supervisor
 
 
 class Command(BaseCommand):
-    help = "Run one worker for QUEUE as worker slot NUMBER until stopped (SIGTERM/SIGINT)."
+    help = "Run worker NUMBER of QUEUE until SIGTERM or SIGINT (then finish the job in hand)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("queue", help="the queue to take jobs from")
         parser.add_argument("number", type=int, help="this worker's slot number, from 1")
+        add_touchfile_argument(parser)
         parser.add_argument(
-            "--touchfile", help="a file touched after each successful job ('%%s': the queue)"
+            "--max-jobs",
+            type=int,
+            default=None,
+            help="recycle the worker process after this many jobs"
+            " (default: LIGHTWEIGHT_QUEUE_JOBS_PER_WORKER)",
         )
-        parser.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+        parser.add_argument(
+            "--prometheus-port",
+            type=int,
+            default=None,
+            help="serve this worker's metrics on this port (when ENABLE_PROMETHEUS is on;"
+            " default: PROMETHEUS_START_PORT + 1)",
+        )
         add_config_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,33 +50,23 @@ class Command(BaseCommand):
         number: int = options["number"]
         if number < 1:
             raise CommandError(f"NUMBER must be 1 or more, not {number}")
+        max_jobs: int | None = options["max_jobs"]
+        if max_jobs is not None and max_jobs < 1:
+            raise CommandError(f"--max-jobs must be 1 or more, not {max_jobs}")
         runtime = configured_runtime(options)
-        backend = runtime.backend_for(queue)
-        touchfile = options["touchfile"]
-        stopping = False
-
-        def stop(signum: int, frame: types.FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-
-        def after_job(job: Job, outcome: Outcome) -> None:
-            close_old_connections()
-            if touchfile and isinstance(outcome, Succeeded):
-                Path(touchfile.replace("%s", queue)).touch()
-
-        runtime.discover_tasks()
-        backend.startup(queue)
-        loop = WorkerLoop(
-            backend,
-            queue,
-            number,
-            runtime.run_job,
-            logger=runtime.logger("dlq.worker"),
-            max_jobs=options["max_jobs"],
-            should_stop=lambda: stopping,
-            after_job=after_job,
+        worker = worker_options(runtime, options, max_jobs=max_jobs)
+        port: int | None = options["prometheus_port"]
+        if worker.metrics is not None and port is not None:
+            # The one worker has index 1: its port is start + 1.
+            worker = replace(worker, metrics=replace(worker.metrics, start_port=port - 1))
+        supervisor_options = SupervisorOptions(
+            slots=[WorkerSlot(queue, number)],
+            worker=worker,
+            shutdown_deadline_s=runtime.settings.SHUTDOWN_DEADLINE_S,
         )
-        loop.run()
+        try:
+            status = Supervisor(supervisor_options, worker_environment(runtime)).run()
+        except DLQError as exc:  # a backend that cannot start up, say
+            raise CommandError(f"the worker stopped: {exc}") from exc
+        if status:
+            sys.exit(status)

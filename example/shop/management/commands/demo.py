@@ -8,12 +8,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from reports.tasks import build_report
 from tqdm import tqdm
 
 from dlq.conf import get_runtime
-from reports.tasks import build_report
 from shop.progress import KEY, client
 from shop.tasks import process_order
 
@@ -36,7 +35,9 @@ class Command(BaseCommand):
             if clear is not None:
                 clear(queue)
 
-        runners = self.start_workers()
+        workers = ", ".join(f"{n} x {q}" for q, n in sorted(runtime.settings.WORKERS.items()))
+        self.stdout.write(f"Starting manage.py queue_runner ({workers})")
+        runner = subprocess.Popen([sys.executable, "manage.py", "queue_runner"])
         try:
             self.stdout.write(f"Enqueueing {jobs} jobs...")
             orders = jobs * 2 // 3
@@ -46,28 +47,19 @@ class Command(BaseCommand):
             with build_report.bulk_enqueue(batch_size=500) as enqueue_report:
                 for number in range(jobs - orders):
                     enqueue_report(date(2026, 1, 1) + timedelta(days=number % 365))
-            self.watch(redis, jobs, options["timeout"])
+            self.watch(redis, runner, jobs, options["timeout"])
         finally:
-            self.stop(runners)
+            self.stop(runner)
 
-    def start_workers(self) -> list["subprocess.Popen[bytes]"]:
-        base = [sys.executable, "manage.py"]
-        if "queue_runner" in get_commands():
-            self.stdout.write("Starting manage.py queue_runner")
-            return [subprocess.Popen([*base, "queue_runner"])]
-        settings = get_runtime().settings
-        self.stdout.write("Starting one manage.py queue_worker per worker slot")
-        return [
-            subprocess.Popen([*base, "queue_worker", queue, str(number)])
-            for queue, count in sorted(settings.WORKERS.items())
-            for number in range(1, count + 1)
-        ]
-
-    def watch(self, redis: Any, jobs: int, timeout_s: float) -> None:
+    def watch(
+        self, redis: Any, runner: "subprocess.Popen[bytes]", jobs: int, timeout_s: float
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         with tqdm(total=jobs, unit="job", desc="finished") as bar:
             done = 0
             while done < jobs:
+                if runner.poll() is not None:
+                    raise CommandError(f"the queue runner exited early ({runner.returncode})")
                 if time.monotonic() > deadline:
                     raise CommandError(f"only {done} of {jobs} jobs finished in {timeout_s}s")
                 time.sleep(0.1)
@@ -76,11 +68,17 @@ class Command(BaseCommand):
                 done = now
         self.stdout.write(self.style.SUCCESS(f"All {jobs} jobs ran."))
 
-    def stop(self, processes: list["subprocess.Popen[bytes]"]) -> None:
-        self.stdout.write("Stopping (SIGTERM)...")
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        codes = [process.wait(timeout=60) for process in processes]
-        if any(codes):
-            raise CommandError(f"a runner exited with {codes}")
-        self.stdout.write(self.style.SUCCESS("Stopped cleanly."))
+    def stop(self, runner: "subprocess.Popen[bytes]") -> None:
+        if runner.poll() is not None:
+            return
+        self.stdout.write("Stopping the queue runner (SIGTERM)...")
+        runner.send_signal(signal.SIGTERM)
+        try:
+            code = runner.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            runner.wait()
+            raise CommandError("the queue runner did not stop within 60s; killed it") from None
+        if code:
+            raise CommandError(f"the queue runner exited with {code}")
+        self.stdout.write(self.style.SUCCESS("Stopped cleanly (exit code 0)."))

@@ -1,0 +1,1 @@
+from django_lightweight_queue.management.commands.queue_runner import Command  # noqa

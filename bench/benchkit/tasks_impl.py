@@ -1,0 +1,49 @@
+"""The bodies of the benchmark tasks, shared word for word by both systems.
+
+Each project's ``benchapp/tasks.py`` wraps these in its own ``@task`` decorator, so the work
+a job does is identical and only the queue machinery around it differs. Each body is one
+Redis round trip on a connection made once per worker process.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from benchkit.config import BenchConfig
+
+__all__ = ["latency_probe", "mark", "noop_count"]
+
+_client: redis.Redis | None = None
+_config: BenchConfig | None = None
+
+
+def _redis() -> tuple[redis.Redis, BenchConfig]:
+    # Built on first use, not at import: the worker imports tasks.py at start-up and the
+    # connection should not be part of what start-up costs.
+    global _client, _config
+    if _client is None or _config is None:
+        _config = BenchConfig.from_env()
+        _client = redis.Redis(host=_config.redis_host, port=_config.redis_port, db=_config.redis_db)
+    return _client, _config
+
+
+def noop_count() -> None:
+    """The "no-op" job: one INCR, so that the harness can count that every job ran."""
+    client, config = _redis()
+    client.incr(config.count_key)
+
+
+def mark(name: str) -> None:
+    """Record when the worker reached this job (worker clock, seconds since the epoch)."""
+    now_s = time.time()
+    client, config = _redis()
+    client.rpush(config.marks_key, f"{name} {now_s!r}")
+
+
+def latency_probe(sample: int) -> None:
+    """Record when this job started; the harness BLPOPs the reply."""
+    now_s = time.time()
+    client, config = _redis()
+    client.rpush(config.replies_key, f"{sample} {now_s!r}")

@@ -1,0 +1,20 @@
+"""Benchmark tasks for dlq. Keep in step with upstream_project/benchapp/tasks.py."""
+
+from benchkit import tasks_impl
+
+from dlq import task
+
+
+@task(queue="bench")
+def noop_count() -> None:
+    tasks_impl.noop_count()
+
+
+@task(queue="bench")
+def mark(name: str) -> None:
+    tasks_impl.mark(name)
+
+
+@task(queue="bench")
+def latency_probe(sample: int) -> None:
+    tasks_impl.latency_probe(sample)

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Creates the two virtualenvs the benchmark harness runs in. Run by hand, never in CI.
+#
+#   bench/.venv-upstream  Python 3.11, django-lightweight-queue 4.11.0 (the reference)
+#   bench/.venv-dlq       Python 3.12, dlq installed editable from this checkout
+#
+# Both get the SAME redis-py and hiredis, so the comparison measures the queue code and not
+# the Redis client or its reply parser. Neither gets setproctitle: upstream calls it twice per
+# job when it is importable, and dlq's is an optional extra; leaving both without it keeps the
+# per-job work comparable.
+#
+# Re-running is cheap: an existing venv is reused and pip only installs what is missing.
+# `setup.sh --aa` also makes bench/.venv-aa for an A/A run (see README.md).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+
+PY_UPSTREAM="${PY_UPSTREAM:-/root/.pyenv/versions/3.11.7/bin/python3.11}"
+PY_DLQ="${PY_DLQ:-/root/.pyenv/versions/3.12.1/bin/python3.12}"
+
+# Upstream 4.11.0 declares only `django>=2.2`; 4.2 LTS is the newest line it is known to
+# run on under Python 3.11 (verified end to end by this harness).
+UPSTREAM_PINS=(
+    "django-lightweight-queue[redis]==4.11.0"
+    "Django==4.2.30"
+)
+# dlq supports Django 5.2 LTS and 6.x; the LTS is pinned so that runs stay comparable.
+DLQ_PINS=(
+    "${DLQ_DJANGO:-Django==5.2.19}"
+)
+SHARED_PINS=(
+    "redis==5.3.1"
+    "hiredis==3.3.0"
+)
+
+make_venv() {
+    local python="$1" venv="$2"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        echo "== creating $venv with $python"
+        "$python" -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+}
+
+make_venv "$PY_UPSTREAM" "$here/.venv-upstream"
+echo "== installing upstream into .venv-upstream"
+"$here/.venv-upstream/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "${UPSTREAM_PINS[@]}" "${SHARED_PINS[@]}"
+
+make_venv "$PY_DLQ" "$here/.venv-dlq"
+echo "== installing dlq (editable) into .venv-dlq"
+# dlq may not be complete yet; a failed install is reported but does not stop the upstream
+# side from being usable (run.py reports "dlq side failed: ..." in that case).
+if ! "$here/.venv-dlq/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -e "$repo[redis]" "${DLQ_PINS[@]}" "${SHARED_PINS[@]}"; then
+    echo "!! dlq install failed; run 'python3 bench/run.py --only upstream' meanwhile" >&2
+fi
+
+venvs=(.venv-upstream .venv-dlq)
+if [[ "${1:-}" == "--aa" ]]; then
+    # A/A calibration: upstream again, with aa_standin/ (a "dlq" that is upstream) on its
+    # path. `python3 bench/run.py --aa` then compares upstream with itself.
+    make_venv "$PY_UPSTREAM" "$here/.venv-aa"
+    echo "== installing upstream + the A/A stand-in into .venv-aa"
+    "$here/.venv-aa/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "${UPSTREAM_PINS[@]}" "${SHARED_PINS[@]}"
+    site="$("$here/.venv-aa/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+    echo "$here/aa_standin" > "$site/dlq_aa_standin.pth"
+    venvs+=(.venv-aa)
+fi
+
+for venv in "${venvs[@]}"; do
+    echo "== $venv:"
+    "$here/$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
+        | grep -iE '^(django|django-lightweight-queue|dlq|redis|hiredis|pydantic) ' || true
+done

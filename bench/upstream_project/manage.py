@@ -1,0 +1,17 @@
+#!/usr/bin/env python
+"""manage.py of the upstream bench project; run with bench/.venv-upstream/bin/python."""
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# The project dir (settings, benchapp) and bench/ (benchkit) must both be importable.
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+os.environ.setdefault("BENCH_SYSTEM", "upstream")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "upstream_settings")
+
+if __name__ == "__main__":
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

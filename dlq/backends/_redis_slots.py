@@ -1,0 +1,433 @@
+"""The hot path of both Redis backends: handing jobs to worker slots and taking them back.
+
+Why it is fast, and how it keeps its promises:
+
+* **Batches.** A slot takes several jobs in one round trip (script ``FETCH``), from the
+  queue's tail into the slot's processing list, as upstream's ``BRPOPLPUSH`` takes one.
+  The jobs stay visible in Redis until they are finished: a killed worker hides nothing.
+  The batch is sized from the time a job takes, to last about ``fresh_s / 2``, so slow
+  jobs are taken one at a time and other workers are not starved.
+* **Writes without waiting.** Handing a job out sends ``SET …:started:<n> sha1(payload)``
+  and acknowledging it sends ``LREM processing -1 payload``; their replies are read with
+  the next round trip (see :class:`~dlq.backends._redis_connection.Line`). The marker has
+  left the process before the job starts, so after a crash the slot knows which job had
+  started: that one is delivered again or buried (:mod:`._redis_recovery`); the others
+  never started and simply run.
+* **Pause.** ``FETCH`` checks the pause key in the same atomic step that takes jobs. A
+  buffered job is handed out only within ``fresh_s`` of the round trip that last checked
+  (timed from when it was sent); an older buffer is checked again first. ``pause()`` waits
+  ``pause_grace_s`` (> ``fresh_s``) after setting the key, so no job starts after it
+  returns. A job taken by the blocking pop is checked the same way before it is handed out.
+* **Idle.** ``BLMOVE`` blocks on the queue, so an idle worker wakes as a job arrives.
+* **Lost connections** are retried with exponential back-off until the dequeue's timeout
+  (which then returns None). Commands whose replies were lost are made good with script
+  ``SETTLE``, which removes a payload only while more copies of it are in the list than
+  should stay, so doing it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import NoReturn
+
+from redis.exceptions import RedisError
+
+from dlq.backends._redis_connection import (
+    Line,
+    LineLost,
+    RedisTarget,
+    as_bytes,
+    as_bytes_list,
+    as_int,
+    backend_error,
+    backoff_s,
+    redact,
+)
+from dlq.backends._redis_keys import Keys
+from dlq.backends._redis_recovery import (
+    Bury,
+    Move,
+    Redeliver,
+    bury,
+    delivered,
+    judge_timed_out,
+    judge_unfinished,
+    marker_of,
+    settle_args,
+)
+from dlq.backends._redis_scripts import FETCH, SETTLE, Arg, LuaScript
+from dlq.backends._redis_slot_state import NEVER, Held, Slot, Tuning
+from dlq.domain.envelope import Job, decode_job
+from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
+from dlq.exceptions import BackendError, PayloadError
+
+__all__ = ["SlotWorker"]
+
+
+class SlotWorker:
+    """Dequeue and acknowledge for any number of slots, over one dedicated connection."""
+
+    def __init__(
+        self,
+        target: RedisTarget,
+        keys: Keys,
+        *,
+        reliable: bool,
+        max_deliveries: int,
+        clock: Callable[[], datetime],
+        logger: logging.Logger,
+        tuning: Tuning,
+    ) -> None:
+        self._target, self._keys, self._reliable = target, keys, reliable
+        self._max_deliveries, self._clock, self._log, self._tuning = (
+            max_deliveries,
+            clock,
+            logger,
+            tuning,
+        )
+        self._line = Line(target, socket_timeout=tuning.block_cap_s + 5.0)
+        self._slots: dict[tuple[str, int], Slot] = {}
+        self._sent: list[tuple[Slot, bytes]] = []  # acknowledgements whose replies are owed
+        self._dirty = False
+        self._failures = 0
+        self._retry_at = 0.0
+
+    def _slot(self, queue: str, worker_number: int) -> Slot:
+        slot = self._slots.get((queue, worker_number))
+        if slot is None:
+            slot = self._slots[queue, worker_number] = Slot(queue, worker_number, self._keys)
+        return slot
+
+    # -- talking to Redis ---------------------------------------------------------------
+
+    def _call(self, *args: Arg) -> object:
+        reply = self._line.call(*args)
+        self._confirmed()
+        return reply
+
+    def _script(self, script: LuaScript, keys: list[str], args: Sequence[Arg]) -> object:
+        reply = self._line.script(script, keys, args)
+        self._confirmed()
+        return reply
+
+    def _confirmed(self) -> None:
+        self._sent.clear()
+        self._failures = 0
+        for error in self._line.errors:
+            self._log.error("Redis refused a queue bookkeeping command: %s", error)
+        self._line.errors.clear()
+
+    def _unsure(self) -> None:
+        """Commands sent since the last reply read may or may not have run: owe them."""
+        for slot, raw in self._sent:
+            slot.owed.append(Move(raw))
+        self._sent.clear()
+        for slot in self._slots.values():
+            slot.remark = slot.current is not None
+        self._dirty = True
+
+    def _lost(self, exc: LineLost) -> None:
+        self._unsure()
+        self._failures += 1
+        delay = backoff_s(self._failures)
+        self._retry_at = time.monotonic() + delay
+        level = logging.WARNING if self._failures & (self._failures - 1) == 0 else logging.DEBUG
+        self._log.log(
+            level,
+            "lost the connection to Redis at %s (%s, %d in a row); retrying in %.2fs",
+            self._target.location,
+            redact(str(exc), self._target.secrets),
+            self._failures,
+            delay,
+        )
+
+    def _fail(self, exc: RedisError, doing: str) -> NoReturn:
+        error = backend_error(exc, self._target, doing)
+        raise error from error.__cause__
+
+    def _settle(
+        self, slot: Slot, ops: list[Move], stay: Counter[bytes], *, drop_marker: bool = False
+    ) -> int:
+        args = settle_args(ops, stay, guard=False, drop_marker=drop_marker)
+        return as_int(self._script(SETTLE, slot.settle_keys, args))
+
+    def _make_good(self) -> None:
+        for slot in self._slots.values():
+            if slot.owed:
+                self._settle(slot, slot.owed, slot.holding())
+                slot.owed = []
+            if slot.remark and slot.current is not None:
+                self._call("SET", slot.started, slot.current.marker)
+            slot.remark = False
+        self._dirty = False
+
+    # -- dequeue --------------------------------------------------------------------------
+
+    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._line.lock:
+            slot = self._slot(queue, worker_number)
+            if slot.current is not None:
+                self._log.warning(
+                    "worker %d of %r asked for a job before acknowledging %s; it counts as"
+                    " unfinished",
+                    worker_number,
+                    queue,
+                    slot.current.job,
+                )
+                slot.current = None
+            while True:
+                wait = self._retry_at - time.monotonic()
+                if wait > 0:
+                    remaining = deadline - time.monotonic()
+                    time.sleep(max(0.0, min(wait, remaining)))
+                    if wait > remaining:
+                        return None
+                try:
+                    if self._dirty:
+                        self._make_good()
+                    return self._next(slot, deadline)
+                except LineLost as exc:
+                    self._unhand(slot)
+                    self._lost(exc)
+                except RedisError as exc:
+                    self._fail(exc, f"taking jobs from {queue!r}")
+                except BaseException:  # e.g. the worker's StopWorker, from a signal handler
+                    self._unhand(slot)
+                    self._unsure()
+                    raise
+
+    def _unhand(self, slot: Slot) -> None:
+        """A job this dequeue took for the caller never reached it: it has not started."""
+        if slot.current is not None:
+            slot.buffer.appendleft(slot.current)
+            slot.current = None
+
+    def _next(self, slot: Slot, deadline: float) -> Job | None:
+        while True:
+            if slot.buffer:
+                if time.monotonic() - slot.checked_at < self._tuning.fresh_s:
+                    return self._hand_out(slot)
+                self._fetch(slot, 0)
+                continue
+            paused_ms, received = self._fetch(slot, self._want(slot))
+            if slot.buffer or received:  # (all received may have been dead-lettered)
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.005:
+                return None
+            if paused_ms is not None:
+                nap = self._tuning.paused_poll_s
+                time.sleep(min(remaining, nap, paused_ms / 1000 if paused_ms > 0 else nap))
+                continue
+            block = min(remaining, self._tuning.block_cap_s)
+            moved = self._call(
+                "BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block:.3f}"
+            )
+            if moved is None and time.monotonic() >= deadline:
+                return None
+
+    def _want(self, slot: Slot) -> int:
+        tuning = self._tuning
+        target = tuning.max_batch if slot.ema_s <= 0 else int(tuning.fresh_s / 2 / slot.ema_s)
+        target = max(1, min(tuning.max_batch, target))
+        slot.want = 1 if slot.want == 0 else min(target, slot.want * 2)
+        return slot.want
+
+    def _fetch(self, slot: Slot, want: int) -> tuple[int | None, int]:
+        """Check the pause and, when ``want``, take jobs. Returns the pause's PTTL (None when
+        not paused) and how many payloads the processing list gave."""
+        sent_at = time.monotonic()
+        reply = self._script(
+            FETCH, [slot.queue_key, slot.processing, slot.pause, slot.started], [want]
+        )
+        if not isinstance(reply, list) or len(reply) < 2:
+            raise BackendError(f"unexpected reply from Redis to script fetch: {reply!r:.80}")
+        ttl, marker = as_int(reply[0]), as_bytes(reply[1])
+        if ttl != -2:
+            slot.buffer.clear()
+            slot.checked_at = NEVER
+            return ttl, 0
+        if want == 0:
+            if as_int(reply[2]) == len(slot.buffer):
+                slot.checked_at = sent_at
+            else:  # e.g. clear() took reserved jobs: read the processing list again
+                slot.buffer.clear()
+            return None, 0
+        raws = as_bytes_list(reply[2:])
+        self._take(slot, raws[::-1], marker)
+        slot.checked_at = sent_at
+        return None, len(raws)
+
+    def _take(self, slot: Slot, raws: list[bytes], marker: bytes) -> None:
+        """Buffer the processing list's jobs (oldest first), settling what cannot run."""
+        started = -1
+        if marker and marker != slot.acked_marker:
+            started = next((i for i, raw in enumerate(raws) if marker_of(raw) == marker), -1)
+        now = self._clock()
+        held: list[Held] = []
+        ops: list[Move] = []
+        stay: Counter[bytes] = Counter()
+        for index, raw in enumerate(raws):
+            if index == started:
+                verdict = judge_unfinished(
+                    raw,
+                    reliable=self._reliable,
+                    max_deliveries=self._max_deliveries,
+                    worker_number=slot.worker_number,
+                    now=now,
+                )
+                if isinstance(verdict, Redeliver):
+                    ops.append(Move(raw, "first", verdict.raw))
+                    held.append(Held(verdict.job, verdict.raw, marker_of(verdict.raw)))
+                    self._log.warning(
+                        "%s was started by worker %d of %r, which stopped before finishing it;"
+                        " delivering it again (delivery %d)",
+                        verdict.job,
+                        slot.worker_number,
+                        slot.queue,
+                        verdict.job.attempts,
+                    )
+                else:
+                    ops.append(self._bury(slot, raw, verdict))
+                continue
+            try:
+                job = decode_job(raw)
+            except PayloadError as exc:
+                ops.append(
+                    self._bury(
+                        slot, raw, bury(raw, f"undecodable payload: {exc.reason}", now, None)
+                    )
+                )
+                continue
+            held.append(Held(delivered(job), raw, marker_of(raw)))
+            stay[raw] += 1
+        if ops:
+            self._settle(slot, ops, stay, drop_marker=started >= 0)
+        slot.buffer.extend(held)
+
+    def _bury(self, slot: Slot, raw: bytes, verdict: Bury) -> Move:
+        self._log.warning(
+            "dead-lettered %s of queue %r: %s",
+            verdict.job_id or "an undecodable payload",
+            slot.queue,
+            verdict.reason,
+        )
+        return Move(raw, "dead", verdict.entry)
+
+    def _hand_out(self, slot: Slot) -> Job:
+        held = slot.current = slot.buffer.popleft()
+        self._line.send("SET", slot.started, held.marker)
+        now = time.monotonic()
+        if slot.handed_at:
+            step = min(now - slot.handed_at, 1.0)
+            slot.ema_s = step if slot.ema_s <= 0 else 0.8 * slot.ema_s + 0.2 * step
+        slot.handed_at = now
+        return held.job
+
+    # -- acknowledge, release ---------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Read owed replies, so another connection of this process sees their effect."""
+        if self._line.owed and self._line.lock.acquire(blocking=False):
+            try:
+                self._line.settle()
+                self._confirmed()
+            except LineLost as exc:
+                self._lost(exc)
+            finally:
+                self._line.lock.release()
+
+    def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
+        with self._line.lock:
+            slot = self._slot(queue, worker_number)
+            held = slot.current
+            if held is not None and held.job.id == job.id:
+                slot.current = None
+            elif job.raw is not None:
+                held = Held(job, job.raw, marker_of(job.raw))
+            else:
+                self._log.error("cannot acknowledge %s: it was not dequeued here", job)
+                return
+            slot.acked_marker = held.marker
+            op = self._finish(slot, held, outcome)
+            if self._dirty:
+                slot.owed.append(op)
+                return
+            try:
+                if op.where:
+                    self._settle(slot, [op], slot.holding())
+                else:
+                    self._line.send("LREM", slot.processing, -1, held.raw)
+                    self._sent.append((slot, held.raw))
+            except LineLost as exc:
+                slot.owed.append(op)
+                self._lost(exc)
+            except RedisError as exc:
+                self._fail(exc, f"acknowledging {job}")
+
+    def _finish(self, slot: Slot, held: Held, outcome: Outcome) -> Move:
+        match outcome:
+            case Succeeded() | Failed():
+                return Move(held.raw)
+            case Rejected(reason=reason):
+                verdict = bury(held.raw, f"rejected: {reason}", self._clock(), held.job.id)
+                return self._bury(slot, held.raw, verdict)
+            case TimedOut(timeout_s=timeout_s):
+                now = self._clock()
+                if not self._reliable:
+                    reason = (
+                        f"timed out after {timeout_s:g}s; at-most-once delivery does not run"
+                        " it again"
+                    )
+                    return self._bury(slot, held.raw, bury(held.raw, reason, now, held.job.id))
+                judged = judge_timed_out(
+                    held.job, held.raw, timeout_s, max_deliveries=self._max_deliveries, now=now
+                )
+                if isinstance(judged, Bury):
+                    return self._bury(slot, held.raw, judged)
+                self._log.warning("%s timed out after %gs; queued again", held.job, timeout_s)
+                return Move(held.raw, "back", judged.raw)
+
+    def release(self, queue: str, worker_number: int) -> int:
+        with self._line.lock:
+            slot = self._slots.get((queue, worker_number))
+            if slot is None:
+                return 0
+            ops = [Move(item.raw, "next", item.raw) for item in reversed(slot.buffer)]
+            stay: Counter[bytes] = Counter()
+            if slot.current is not None:
+                stay[slot.current.raw] += 1
+            for attempt in range(3):
+                try:
+                    if self._dirty:
+                        self._make_good()
+                    moved = self._settle(slot, ops, stay, drop_marker=slot.current is None)
+                except LineLost as exc:
+                    self._lost(exc)
+                    time.sleep(backoff_s(attempt + 1))
+                    continue
+                except RedisError as exc:
+                    self._fail(exc, f"giving back the jobs of worker {worker_number} of {queue!r}")
+                slot.buffer.clear()
+                slot.checked_at = NEVER
+                return moved
+            self._log.warning(
+                "could not give back %d jobs of worker %d of %r; they stay in its processing"
+                " list until the slot runs again or a runner's startup returns them",
+                len(ops),
+                worker_number,
+                queue,
+            )
+            return 0
+
+    def close(self) -> None:
+        with self._line.lock:
+            for queue, worker_number in list(self._slots):
+                self.release(queue, worker_number)
+            self._slots.clear()
+            self._line.close()

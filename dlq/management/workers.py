@@ -1,0 +1,92 @@
+"""What ``queue_runner`` and ``queue_worker`` share: the Django side of running workers.
+
+:mod:`dlq.worker` knows no Django; here its callbacks are built from Django's runtime.
+Everything a worker needs (tasks, middleware, models) is imported before the runner
+forks, so each worker starts with it already in (shared, copy-on-write) memory.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.apps import apps
+from django.core.management.base import CommandError
+from django.db import connections
+
+from dlq.conf import DjangoRuntime
+from dlq.domain.envelope import Job
+from dlq.domain.outcome import Outcome
+from dlq.worker.config import MetricsOptions, WorkerEnvironment, WorkerOptions
+
+__all__ = [
+    "add_touchfile_argument",
+    "metrics_options",
+    "worker_environment",
+    "worker_options",
+]
+
+
+def add_touchfile_argument(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--touchfile",
+        "--touch-file",
+        dest="touchfile",
+        metavar="FILE",
+        help="touch FILE after each successful job; a %%s in it becomes the queue's name",
+    )
+
+
+def worker_environment(runtime: DjangoRuntime) -> WorkerEnvironment:
+    """Callbacks for :mod:`dlq.worker`, with tasks, middleware and models loaded now."""
+    job_runner = runtime.job_runner()  # imports every tasks.py, builds the middleware
+    apps.get_models()
+
+    def close_connections(job: Job, outcome: Outcome) -> None:
+        # As upstream: Django assumes connecting is cheap; a worker holds none between jobs.
+        connections.close_all()
+
+    def before_fork() -> None:
+        # Nothing that talks over a socket may be shared with a child: close the database
+        # connections and drop the backends (the runner builds new ones when it next
+        # needs them; building one opens no connection until it is used).
+        connections.close_all()
+        runtime.reset()
+
+    return WorkerEnvironment(
+        backend_for=runtime.backend_for,
+        # The runner built above, not runtime.run_job: reset() forgets the runtime's.
+        run_job=job_runner.run,
+        logger=runtime.logger,
+        after_job=close_connections,
+        before_fork=before_fork,
+        after_fork=runtime.reset,
+    )
+
+
+def metrics_options(runtime: DjangoRuntime) -> MetricsOptions | None:
+    settings = runtime.settings
+    if not settings.ENABLE_PROMETHEUS:
+        return None
+    try:
+        import prometheus_client  # noqa: F401 -- only checking that the extra is installed
+    except ImportError:
+        raise CommandError(
+            "LIGHTWEIGHT_QUEUE_ENABLE_PROMETHEUS is on but prometheus-client is not"
+            ' installed: pip install "dlq[prometheus]"'
+        ) from None
+    return MetricsOptions(
+        bind_address=settings.PROMETHEUS_BIND_ADDRESS, start_port=settings.PROMETHEUS_START_PORT
+    )
+
+
+def worker_options(
+    runtime: DjangoRuntime, options: dict[str, Any], *, max_jobs: int | None = None
+) -> WorkerOptions:
+    settings = runtime.settings
+    return WorkerOptions(
+        touchfile=options.get("touchfile"),
+        jobs_per_worker=max_jobs if max_jobs is not None else settings.JOBS_PER_WORKER,
+        memory_limit_mb=settings.WORKER_MEMORY_LIMIT_MB,
+        metrics=metrics_options(runtime),
+    )

@@ -1,0 +1,311 @@
+"""Real ``queue_runner`` processes against a real Redis, for tests/integration/test_runner_*.
+
+Each test gets a :class:`Lab`: a unique ``REDIS_PREFIX`` (keys are deleted by prefix
+afterwards, never with FLUSHALL/FLUSHDB), a settings module of its own in ``tmp_path``,
+and every process it starts is SIGKILLed at teardown, found by a marker file they all
+hold open, so that even a worker orphaned by a bug is found. Redis on 127.0.0.1:6379
+is required under ``CI=true`` and the tests skip without it otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import pytest
+import redis
+
+from dlq.backends.reliable_redis import ReliableRedisBackend
+from dlq.core.settings import build_settings
+from dlq.domain.envelope import Job, JSONValue
+
+__all__ = ["BACKENDS", "Lab", "RunnerProcess", "free_ports", "lab_fixture", "wait_until"]
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+BACKENDS = {
+    "at-most-once": "dlq.backends.redis.RedisBackend",
+    "reliable": "dlq.backends.reliable_redis.ReliableRedisBackend",
+}
+Delivery = Literal["at-most-once", "reliable"]
+T = TypeVar("T")
+
+# Generous, for a loaded two-core machine: none of these is a promise being measured.
+START_TIMEOUT_S = 30.0
+WAIT_TIMEOUT_S = 30.0
+
+
+def wait_until(
+    check: Callable[[], T | None], timeout_s: float = WAIT_TIMEOUT_S, what: str = "it"
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def free_ports(count: int) -> int:
+    """A port P such that P .. P+count-1 are free now (as far as a bind can tell)."""
+    for _ in range(50):
+        with closing(socket.socket()) as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count > 65535:
+            continue
+        try:
+            sockets = []
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def _connect() -> redis.Redis:
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required on {REDIS_HOST}:{REDIS_PORT} under CI=true")
+        pytest.skip(f"no Redis on {REDIS_HOST}:{REDIS_PORT}")
+    return client
+
+
+@dataclass
+class RunnerProcess:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout_s: float = WAIT_TIMEOUT_S) -> re.Match[str]:
+        def check() -> re.Match[str] | None:
+            if self.popen.poll() is not None and not re.search(pattern, self.log()):
+                pytest.fail(
+                    f"runner exited ({self.popen.returncode}) before logging {pattern!r}:\n"
+                    + self.log()
+                )
+            return re.search(pattern, self.log())
+
+        return wait_until(check, timeout_s, f"{pattern!r} in the log")
+
+    def worker_pids(self) -> dict[str, int]:
+        """The latest pid of each worker slot the runner started, from its log."""
+        return {
+            slot: int(pid)
+            for slot, pid in re.findall(
+                r"(?:Started|Restarted) worker (\S+) \(pid (\d+)\)", self.log()
+            )
+        }
+
+    def send(self, signum: int) -> None:
+        self.popen.send_signal(signum)
+
+    def wait(self, timeout_s: float = WAIT_TIMEOUT_S) -> int:
+        try:
+            return self.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the runner did not exit within {timeout_s}s:\n{self.log()}")
+
+
+@dataclass
+class Lab:
+    tmp_path: Path
+    client: redis.Redis
+    prefix: str = field(default_factory=lambda: f"dlqtest-{uuid.uuid4().hex[:12]}")
+    processes: list[RunnerProcess] = field(default_factory=list)
+
+    def settings(
+        self,
+        *,
+        delivery: Delivery = "reliable",
+        workers: Mapping[str, int] | None = None,
+        **extra: object,
+    ) -> str:
+        """Write a settings module for the runner; returns its name."""
+        values: dict[str, object] = {
+            "LIGHTWEIGHT_QUEUE_BACKEND": BACKENDS[delivery],
+            "LIGHTWEIGHT_QUEUE_REDIS_HOST": REDIS_HOST,
+            "LIGHTWEIGHT_QUEUE_REDIS_PORT": REDIS_PORT,
+            "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": self.prefix,
+            "LIGHTWEIGHT_QUEUE_WORKERS": dict(workers or {"default": 1}),
+        }
+        values.update({f"LIGHTWEIGHT_QUEUE_{name}": value for name, value in extra.items()})
+        name = f"runner_settings_{uuid.uuid4().hex[:8]}"
+        lines = ["from tests.settings import *  # noqa: F403", f"LOGGING = {_LOGGING!r}"]
+        lines += [f"{key} = {value!r}" for key, value in values.items()]
+        (self.tmp_path / f"{name}.py").write_text("\n".join(lines) + "\n")
+        return name
+
+    def start(self, settings: str, *args: str, command: str = "queue_runner") -> RunnerProcess:
+        log_path = self.tmp_path / f"{command}-{len(self.processes) + 1}.log"
+        # Every process of the lab holds this file open: inherited through fork(), it
+        # marks the runner's workers (and a daemon's) for lab_pids(). An environment
+        # variable would not do: setproctitle overwrites /proc/<pid>/environ.
+        marker = os.open(self._marker, os.O_RDONLY | os.O_CREAT, 0o600)
+        try:
+            with log_path.open("wb") as log:
+                popen = subprocess.Popen(
+                    [sys.executable, "-m", "django", command, *args],
+                    cwd=REPO,
+                    env=self._env(settings),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(marker,),
+                )
+        finally:
+            os.close(marker)
+        process = RunnerProcess(popen, log_path)
+        self.processes.append(process)
+        return process
+
+    @property
+    def _marker(self) -> Path:
+        return self.tmp_path / "lab.marker"
+
+    def _env(self, settings: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(self.tmp_path), str(REPO)]),
+            "DJANGO_SETTINGS_MODULE": settings,
+        }
+
+    def run_command(self, settings: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", *args],
+            cwd=REPO,
+            env=self._env(settings),
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
+            check=False,
+        )
+
+    # -- the queue, seen from the test -----------------------------------------------
+
+    def backend(self, max_deliveries: int = 5) -> ReliableRedisBackend:
+        settings = build_settings(
+            {
+                "LIGHTWEIGHT_QUEUE_REDIS_HOST": REDIS_HOST,
+                "LIGHTWEIGHT_QUEUE_REDIS_PORT": REDIS_PORT,
+                "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": self.prefix,
+                "LIGHTWEIGHT_QUEUE_MAX_DELIVERIES": max_deliveries,
+            }
+        )
+        return ReliableRedisBackend(settings)
+
+    def enqueue(
+        self,
+        path: str,
+        *args: JSONValue,
+        queue: str = "default",
+        timeout: int | None = None,
+        sigkill_on_stop: bool = False,
+    ) -> None:
+        job = Job.create(
+            f"tests.testapp.tasks.{path}",
+            args,
+            {},
+            now=datetime.now(UTC),
+            timeout=timeout,
+            sigkill_on_stop=sigkill_on_stop,
+        )
+        self.backend().enqueue(job, queue)
+
+    def records(self, name: str) -> list[dict[str, object]]:
+        """What the test tasks noted under ``name`` (see tests/testapp/tasks.py)."""
+        raw = self.client.lrange(f"{self.prefix}:test:{name}", 0, -1)
+        return [json.loads(item) for item in raw]
+
+    def tokens(self, name: str) -> list[str]:
+        return [str(record["values"][0]) for record in self.records(name)]  # type: ignore[index]  # JSON list
+
+    # -- teardown --------------------------------------------------------------------
+
+    def lab_pids(self) -> list[int]:
+        """Live processes (not zombies) started by this lab, the runners' children included."""
+        marker = str(self._marker)
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state in {"Z", "X"}:
+                    continue
+                targets = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+            except OSError:
+                continue  # gone meanwhile, or not ours to read
+            if marker in targets:
+                found.append(int(entry.name))
+        return found
+
+    def close(self) -> None:
+        try:
+            for process in self.processes:
+                if process.popen.poll() is None:
+                    process.popen.kill()
+            for pid in self.lab_pids():
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for process in self.processes:
+                with suppress(subprocess.TimeoutExpired):
+                    process.popen.wait(10)
+        finally:
+            keys = list(self.client.scan_iter(match=f"{self.prefix}:*", count=1000))
+            if keys:
+                self.client.delete(*keys)
+            self.client.close()
+
+
+_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"}
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"dlq": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
+}
+
+
+def lab_fixture(tmp_path: Path) -> Iterator[Lab]:
+    """The body of each process-test module's ``lab`` fixture."""
+    if sys.platform != "linux":
+        pytest.skip("the process tests find processes through /proc")
+    lab = Lab(tmp_path, _connect())
+    try:
+        yield lab
+    finally:
+        lab.close()
