@@ -27,3 +27,5 @@ LIGHTWEIGHT_QUEUE_BACKEND = os.environ.get(
 LIGHTWEIGHT_QUEUE_REDIS_URL = os.environ.get("DLQ_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIGHTWEIGHT_QUEUE_REDIS_PREFIX = "dlq-example"
 LIGHTWEIGHT_QUEUE_WORKERS = {"orders": 2, "reports": 1}
+# A fresh runner catches up cron minutes missed in the last minute only.
+LIGHTWEIGHT_QUEUE_CRON_CATCH_UP_S = 60
