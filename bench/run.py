@@ -28,7 +28,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from benchkit.scenarios import SCENARIOS, Metric, Scenario  # noqa: E402
+from benchkit.scenarios import RUNNER_DRAIN_WORKERS, SCENARIOS, Metric, Scenario  # noqa: E402
 from benchkit.systems import SYSTEMS, System  # noqa: E402
 
 SYSTEM_ORDER = ("upstream", "dlq")
@@ -290,6 +290,23 @@ def _print_table(
                 print(
                     f"{name} bulk_enqueue / upstream one-at-a-time enqueue: {bulk / single_up:.1f}x"
                 )
+    # Scaling through the runner: 2 workers against 1 (and 4 against 1), per system.
+    lines = []
+    for backend in ("redis", "reliable"):
+        for name in systems:
+            one = _headline(summary, f"runner_drain_1w/{backend}", name, rate, stat)
+            if not one:
+                continue
+            ratios = []
+            for n in RUNNER_DRAIN_WORKERS[1:]:
+                more = _headline(summary, f"runner_drain_{n}w/{backend}", name, rate, stat)
+                if more:
+                    ratios.append(f"{n}w/1w {more / one:.2f}x")
+            if ratios:
+                lines.append(f"{name} runner_drain/{backend}: {', '.join(ratios)}")
+    if lines:
+        print()
+        print("\n".join(lines))
     for key, entry in summary.items():
         for name in systems:
             for error in entry[name]["errors"]:

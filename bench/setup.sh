@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Creates the two virtualenvs the benchmark harness runs in. Run by hand, never in CI.
 #
-#   bench/.venv-upstream  Python 3.11, django-lightweight-queue 4.11.0 (the reference)
-#   bench/.venv-dlq       Python 3.12, dlq installed editable from this checkout
+#   bench/.venv-upstream  Python 3.11, django-lightweight-queue 4.11.0 (the reference), Django 4.2
+#   bench/.venv-dlq       the SAME Python 3.11, dlq installed editable from this checkout, Django 5.2
+#
+# Both venvs use one interpreter by default so that interpreter differences (start-up,
+# memory, bytecode speed) do not pollute the dlq/upstream ratios; dlq supports 3.11+.
+# PY_DLQ=/path/to/python3.12 bench/setup.sh gives dlq another Python on purpose (an existing
+# venv made with a different Python is then recreated). The Djangos must differ: upstream
+# 4.11.0 is known to run on Django 4.2 at most, dlq needs Django >= 5.2.
 #
 # Both get the SAME redis-py and hiredis, so the comparison measures the queue code and not
 # the Redis client or its reply parser. Neither gets setproctitle: upstream calls it twice per
@@ -17,7 +23,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 
 PY_UPSTREAM="${PY_UPSTREAM:-/root/.pyenv/versions/3.11.7/bin/python3.11}"
-PY_DLQ="${PY_DLQ:-/root/.pyenv/versions/3.12.1/bin/python3.12}"
+PY_DLQ="${PY_DLQ:-$PY_UPSTREAM}"
 
 # Upstream 4.11.0 declares only `django>=2.2`; 4.2 LTS is the newest line it is known to
 # run on under Python 3.11 (verified end to end by this harness).
@@ -34,8 +40,18 @@ SHARED_PINS=(
     "hiredis==3.3.0"
 )
 
+python_version() {
+    "$1" -c 'import platform; print(platform.python_version())'
+}
+
 make_venv() {
     local python="$1" venv="$2"
+    if [[ -x "$venv/bin/python" ]] \
+        && [[ "$(python_version "$venv/bin/python")" != "$(python_version "$python")" ]]; then
+        echo "== $venv has Python $(python_version "$venv/bin/python"), wanted" \
+            "$(python_version "$python"): recreating it"
+        rm -rf -- "$venv"
+    fi
     if [[ ! -x "$venv/bin/python" ]]; then
         echo "== creating $venv with $python"
         "$python" -m venv "$venv"

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-__all__ = ["QUEUE", "BenchConfig"]
+__all__ = ["QUEUE", "WORKERS_ENV", "BenchConfig"]
 
 # The one queue every scenario uses; a worker is started as `queue_worker bench 1`.
 QUEUE = "bench"
+# LIGHTWEIGHT_QUEUE_WORKERS = {QUEUE: N} in both projects' settings: N comes from this
+# environment variable (default 1), so a runner scenario can ask for N workers.
+WORKERS_ENV = "BENCH_WORKERS"
 
 _DEFAULT_DB = 13
 
@@ -71,6 +74,11 @@ class BenchConfig:
     @property
     def replies_key(self) -> str:
         return f"{self.prefix}:bench:replies"
+
+    @property
+    def pids_key(self) -> str:
+        """A hash: worker pid -> how many `whoami` jobs that process ran."""
+        return f"{self.prefix}:bench:pids"
 
     @property
     def key_pattern(self) -> str:

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import redis
 
-from benchkit.config import QUEUE, BenchConfig
+from benchkit.config import QUEUE, WORKERS_ENV, BenchConfig
 from benchkit.procs import Spawned, running
 from benchkit.systems import System
 
@@ -91,9 +91,11 @@ class Context:
             yield spawned
 
     @contextmanager
-    def runner(self, *extra: str) -> Iterator[Spawned]:
+    def runner(self, *extra: str, workers: int = 1) -> Iterator[Spawned]:
+        """`manage.py queue_runner *extra` with LIGHTWEIGHT_QUEUE_WORKERS = {QUEUE: workers}."""
         argv = self.system.runner_argv(*extra)
-        with running(self.system, self.config, argv, self.log_path("runner")) as spawned:
+        env = {WORKERS_ENV: str(workers)}
+        with running(self.system, self.config, argv, self.log_path("runner"), env) as spawned:
             yield spawned
 
     def log_path(self, what: str) -> Path:

@@ -42,7 +42,13 @@ class Spawned:
             return ""
 
 
-def spawn(system: System, config: BenchConfig, argv: list[str], log_path: Path) -> Spawned:
+def spawn(
+    system: System,
+    config: BenchConfig,
+    argv: list[str],
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Spawned:
     """Start a process of `system` in its project dir, output to `log_path`.
 
     It stays in the caller's process group, so run.py can kill measure.py and everything it
@@ -50,6 +56,7 @@ def spawn(system: System, config: BenchConfig, argv: list[str], log_path: Path) 
     """
     env = {**os.environ, **config.to_env(), "PYTHONUNBUFFERED": "1"}
     env["DJANGO_SETTINGS_MODULE"] = system.settings_module
+    env.update(extra_env or {})
     log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
     started_at_s = time.time()
     proc = subprocess.Popen(
@@ -84,9 +91,13 @@ def stop(spawned: Spawned, sig: int = signal.SIGTERM) -> int | None:
 
 @contextlib.contextmanager
 def running(
-    system: System, config: BenchConfig, argv: list[str], log_path: Path
+    system: System,
+    config: BenchConfig,
+    argv: list[str],
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Spawned]:
-    spawned = spawn(system, config, argv, log_path)
+    spawned = spawn(system, config, argv, log_path, extra_env)
     try:
         yield spawned
     finally:

@@ -7,9 +7,10 @@ does not ship), no transaction around jobs, no Prometheus, and only warnings log
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from benchkit.config import BenchConfig
+from benchkit.config import QUEUE, WORKERS_ENV, BenchConfig
 from benchkit.systems import SYSTEMS
 
 __all__ = ["common_settings"]
@@ -36,5 +37,6 @@ def common_settings(system: str) -> dict[str, Any]:
         "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": config.prefix,
         "LIGHTWEIGHT_QUEUE_MIDDLEWARE": (),
         "LIGHTWEIGHT_QUEUE_ATOMIC_JOBS": False,
-        "LIGHTWEIGHT_QUEUE_WORKERS": {"bench": 1},
+        # 1 unless a runner scenario asks for more (`queue_worker` ignores it).
+        "LIGHTWEIGHT_QUEUE_WORKERS": {QUEUE: int(os.environ.get(WORKERS_ENV, "1"))},
     }

@@ -7,13 +7,14 @@ Redis round trip on a connection made once per worker process.
 
 from __future__ import annotations
 
+import os
 import time
 
 import redis
 
 from benchkit.config import BenchConfig
 
-__all__ = ["latency_probe", "mark", "noop_count"]
+__all__ = ["latency_probe", "mark", "noop_count", "whoami"]
 
 _client: redis.Redis | None = None
 _config: BenchConfig | None = None
@@ -47,3 +48,9 @@ def latency_probe(sample: int) -> None:
     now_s = time.time()
     client, config = _redis()
     client.rpush(config.replies_key, f"{sample} {now_s!r}")
+
+
+def whoami() -> None:
+    """Count this job against the worker process that ran it (one HINCRBY, like noop_count)."""
+    client, config = _redis()
+    client.hincrby(config.pids_key, str(os.getpid()), 1)

@@ -65,7 +65,7 @@ def marker_of(raw: bytes) -> bytes:
 
 def delivered(job: Job) -> Job:
     """``job`` as handed to its task: ``attempts`` is this delivery's number; ``raw`` kept."""
-    return dataclasses.replace(job, attempts=job.attempts + 1)
+    return job.with_attempts(job.attempts + 1, job.raw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,14 @@ from typing import TypeAlias
 
 from dlq.domain.envelope import Job, decode_job
 
-__all__ = ["ChannelReader", "ChannelWriter", "JobFinished", "JobStarted", "Message"]
+__all__ = [
+    "ChannelReader",
+    "ChannelWriter",
+    "JobFinished",
+    "JobStarted",
+    "Message",
+    "WorkerExiting",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,11 @@ class JobStarted:
     job: Job
     #: ``time.monotonic()`` in the worker just before the job was handed to its task.
     started_at: float
+
+    @staticmethod
+    def worth_reporting(job: Job) -> bool:
+        """Whether the supervisor may have to kill this job (a timeout, sigkill_on_stop)."""
+        return bool(job.timeout) or job.sigkill_on_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +52,15 @@ class JobFinished:
     outcome: str
 
 
-Message: TypeAlias = JobStarted | JobFinished
+@dataclass(frozen=True, slots=True)
+class WorkerExiting:
+    """The worker leaves on purpose (``reason``: see ``StopReason``) after ``jobs_done`` jobs."""
+
+    reason: str
+    jobs_done: int
+
+
+Message: TypeAlias = JobStarted | JobFinished | WorkerExiting
 
 
 def _encode(message: Message) -> bytes:
@@ -54,8 +74,10 @@ def _encode(message: Message) -> bytes:
             "job": job.encode().decode("utf-8"),
             "raw": None if job.raw is None else base64.b64encode(job.raw).decode("ascii"),
         }
-    else:
+    elif isinstance(message, JobFinished):
         data = {"event": "finished", "outcome": message.outcome}
+    else:
+        data = {"event": "exiting", "reason": message.reason, "jobs_done": message.jobs_done}
     return json.dumps(data, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
@@ -63,6 +85,8 @@ def _decode(line: bytes) -> Message:
     data = json.loads(line)
     if data["event"] == "finished":
         return JobFinished(str(data["outcome"]))
+    if data["event"] == "exiting":
+        return WorkerExiting(str(data["reason"]), int(data["jobs_done"]))
     job = decode_job(data["job"])
     raw = data["raw"]
     # decode_job keeps the bytes it decoded; put back the ones the backend handed out.

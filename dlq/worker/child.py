@@ -34,7 +34,7 @@ from dlq.core.protocols import Backend, SupportsRelease
 from dlq.domain.allocation import WorkerSlot
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome, Succeeded
-from dlq.worker.channel import ChannelWriter, JobFinished, JobStarted
+from dlq.worker.channel import ChannelWriter, JobFinished, JobStarted, WorkerExiting
 from dlq.worker.config import Scheduler, WorkerEnvironment, WorkerOptions
 from dlq.worker.loop import StopWorker, WorkerLoop
 from dlq.worker.process import rss_mb, set_parent_death_signal, set_title
@@ -103,13 +103,15 @@ def worker_main(
     touchfile = None if options.touchfile is None else options.touchfile.replace("%s", slot.queue)
 
     def on_start(job: Job) -> None:
-        channel.send(JobStarted(job, time.monotonic()))
+        if JobStarted.worth_reporting(job):
+            channel.send(JobStarted(job, time.monotonic()))
         # The task's path only: a job's arguments may hold personal data, and every user
         # of the machine can read process titles.
         set_title(f"dlq worker {name} running {job.path}")
 
     def on_finish(job: Job, outcome: Outcome) -> None:
-        channel.send(JobFinished(type(outcome).__name__))
+        if JobStarted.worth_reporting(job):
+            channel.send(JobFinished(type(outcome).__name__))
 
     def after_job(job: Job, outcome: Outcome) -> None:
         if observe is not None:
@@ -139,6 +141,7 @@ def worker_main(
     signal.pthread_sigmask(signal.SIG_UNBLOCK, GUARDED_SIGNALS)
     logger.debug("Worker %s started (pid %d)", name, os.getpid())
     reason = loop.run()
+    channel.send(WorkerExiting(reason, loop.jobs_done))
     set_title(f"dlq worker {name} exiting")
     # From here on a second SIGTERM must not interrupt the hand-back below.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -62,8 +62,10 @@ class Child:
     reader: ChannelReader | None
     #: When it was forked (supervisor's monotonic clock).
     started_at: float
-    #: The job it is running: started and not yet reported finished.
+    #: The job it is running: started and not yet reported finished (only jobs with a
+    #: timeout or sigkill_on_stop are reported: see dlq.worker.channel).
     job: JobStarted | None = None
+    #: As the worker reported when it left on purpose; 0 if it did not say.
     jobs_done: int = 0
     kill_reason: KillReason | None = None
     killed_at: float | None = field(default=None)
@@ -77,7 +79,8 @@ class Child:
                 self.job = message
             elif isinstance(message, JobFinished):
                 self.job = None
-                self.jobs_done += 1
+            else:
+                self.jobs_done = message.jobs_done
 
     def kill(self, reason: KillReason, now: float) -> None:
         """SIGKILL it; the first reason given is the one kept."""

@@ -2,15 +2,15 @@
 
 This module is metadata only (standard library, no redis, no Django) so that run.py can
 read it with any python3; measure.py imports a scenario's code by its `entry` path inside
-a system's venv. A new scenario (runner restart, PSS per worker, drain through the runner
-with several workers...) is one function in a module of this package plus one entry here.
+a system's venv. A new scenario is one function in a module of this package plus one
+entry here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["INTERNAL", "SCENARIOS", "Metric", "Scenario"]
+__all__ = ["INTERNAL", "RUNNER_DRAIN_WORKERS", "SCENARIOS", "Metric", "Scenario"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class Scenario:
 
 
 _RATE = Metric("jobs_per_s", "jobs/s", higher_is_better=True)
+
+# Worker counts of the runner_drain_<n>w scenarios; run.py prints each system's 2w/1w ratio.
+RUNNER_DRAIN_WORKERS = (1, 2, 4)
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -107,6 +110,37 @@ SCENARIOS: dict[str, Scenario] = {
             backends=("redis",),
             metrics=(Metric("restart_s", "s", higher_is_better=False),),
             defaults={"time_limit_s": 60},
+        ),
+        *(
+            Scenario(
+                name=f"runner_drain_{n}w",
+                entry=f"benchkit.scenarios.runner:drain_{n}",
+                summary=f"N pre-filled jobs, `queue_runner --only-queue bench` with {n} "
+                "worker(s); rate from the first job's start to the last job's end, worker "
+                "recycles included",
+                backends=("redis", "reliable"),
+                metrics=(
+                    _RATE,
+                    Metric("startup_s", "s", higher_is_better=False),
+                ),
+                # Enough for a few seconds of dlq with one worker; the same N for both.
+                defaults={"jobs": 20000, "time_limit_s": 150},
+            )
+            for n in RUNNER_DRAIN_WORKERS
+        ),
+        Scenario(
+            name="runner_memory",
+            entry="benchkit.scenarios.runner:memory",
+            summary="`queue_runner` with 4 workers, each warmed by N jobs: PSS per worker from "
+            "/proc/PID/smaps_rollup, workers only and with the runner's share",
+            backends=("redis",),
+            metrics=(
+                Metric("pss_kib", "KiB", higher_is_better=False),
+                Metric("pss_all_kib", "KiB", higher_is_better=False),
+                Metric("uss_kib", "KiB", higher_is_better=False),
+            ),
+            # Few enough that no upstream worker reaches its 1000-job recycle.
+            defaults={"jobs": 400, "time_limit_s": 60},
         ),
     )
 }

@@ -17,3 +17,8 @@ def mark(name: str) -> None:
 @task(queue="bench")
 def latency_probe(sample: int) -> None:
     tasks_impl.latency_probe(sample)
+
+
+@task(queue="bench")
+def whoami() -> None:
+    tasks_impl.whoami()
