@@ -12,7 +12,14 @@ import pytest
 from dlq.backends.memory import InMemoryBackend
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome, Succeeded, TimedOut
-from dlq.worker.channel import ChannelReader, ChannelWriter, JobFinished, JobStarted
+from dlq.worker.channel import (
+    ChannelReader,
+    ChannelWriter,
+    JobFinished,
+    JobStarted,
+    Message,
+    WorkerExiting,
+)
 from dlq.worker.loop import StopWorker, WorkerLoop
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -124,7 +131,7 @@ def test_messages_cross_the_pipe_intact() -> None:
     assert messages[0].job.attempts == 1
 
     # A payload bigger than the pipe arrives whole, read as it is written.
-    collected: list[JobStarted | JobFinished] = []
+    collected: list[Message] = []
 
     def write_and_close() -> None:
         writer.send(JobStarted(big, 2.0))
@@ -138,6 +145,22 @@ def test_messages_cross_the_pipe_intact() -> None:
     thread.join()
     assert collected == [JobStarted(big, 2.0)]
     reader.close()
+
+
+def test_a_worker_leaving_says_why_and_how_many_jobs_it_ran() -> None:
+    read_fd, write_fd = os.pipe()
+    writer, reader = ChannelWriter(write_fd), ChannelReader(read_fd)
+    writer.send(WorkerExiting("max_jobs", 1000))
+    assert reader.read() == [WorkerExiting("max_jobs", 1000)]
+    writer.close()
+    reader.close()
+
+
+def test_only_jobs_the_supervisor_may_kill_are_reported() -> None:
+    plain = Job.create("a.b", [], {}, now=datetime.now(UTC))
+    assert not JobStarted.worth_reporting(plain)
+    assert JobStarted.worth_reporting(plain.replace(timeout=5))
+    assert JobStarted.worth_reporting(plain.replace(sigkill_on_stop=True))
 
 
 @pytest.mark.parametrize("outcome", [Succeeded(1, 0.5), TimedOut(3.0)])
