@@ -16,15 +16,18 @@ from typing import Any, TextIO
 
 from django.core.management.base import CommandError, OutputWrapper
 
+from dlq.conf import DjangoRuntime
 from dlq.core.protocols import Backend
 from dlq.core.settings import PREFIX, QueueSettings
 from dlq.domain.durations import format_duration
 from dlq.exceptions import DLQError
+from dlq.management.options import configured_runtime
 
 __all__ = [
     "add_confirmation_argument",
     "backend_errors",
     "backend_label",
+    "configured_queue",
     "confirm",
     "format_remaining",
     "format_time",
@@ -40,6 +43,14 @@ __all__ = [
 def known_queues(settings: QueueSettings) -> list[str]:
     """Every queue the configuration names (in WORKERS or BACKEND_OVERRIDES), sorted."""
     return sorted(set(settings.WORKERS) | set(settings.BACKEND_OVERRIDES))
+
+
+def configured_queue(stderr: OutputWrapper, options: dict[str, Any]) -> tuple[str, DjangoRuntime]:
+    """The command's QUEUE and the runtime with ``--config`` applied, warning of a typo."""
+    queue: str = options["queue"]
+    runtime = configured_runtime(options)
+    warn_if_unknown(stderr, runtime.settings, queue)
+    return queue, runtime
 
 
 def warn_if_unknown(stderr: OutputWrapper, settings: QueueSettings, queue: str) -> None:

@@ -8,14 +8,14 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from dlq.core.protocols import SupportsClear
-from dlq.management.options import add_config_argument, configured_runtime
+from dlq.management.options import add_config_argument
 from dlq.management.queues import (
     add_confirmation_argument,
     backend_errors,
+    configured_queue,
     confirm,
     missing_capability,
     stdin_from,
-    warn_if_unknown,
 )
 
 
@@ -30,9 +30,7 @@ class Command(BaseCommand):
         add_config_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queue: str = options["queue"]
-        runtime = configured_runtime(options)
-        warn_if_unknown(self.stderr, runtime.settings, queue)
+        queue, runtime = configured_queue(self.stderr, options)
         with backend_errors(queue):
             backend = runtime.backend_for(queue)
             if not isinstance(backend, SupportsClear):

@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, OutputWrapper
 
 from dlq.core.protocols import ProgressCallback, SupportsDeduplicate
-from dlq.management.options import add_config_argument, configured_runtime
-from dlq.management.queues import backend_errors, missing_capability, warn_if_unknown
+from dlq.management.options import add_config_argument
+from dlq.management.queues import backend_errors, configured_queue, missing_capability
 
 
 class Command(BaseCommand):
@@ -25,9 +25,7 @@ class Command(BaseCommand):
         add_config_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queue: str = options["queue"]
-        runtime = configured_runtime(options)
-        warn_if_unknown(self.stderr, runtime.settings, queue)
+        queue, runtime = configured_queue(self.stderr, options)
         with backend_errors(queue):
             backend = runtime.backend_for(queue)
             if not isinstance(backend, SupportsDeduplicate):
