@@ -8,7 +8,9 @@ without importing each other.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 __all__ = ["QUEUE", "WORKERS_ENV", "BenchConfig"]
 
@@ -64,8 +66,9 @@ class BenchConfig:
     # Keys the harness itself reads and writes (the queue's own keys are the system's
     # business; they share the prefix so that clean-up finds them too).
     @property
-    def count_key(self) -> str:
-        return f"{self.prefix}:bench:count"
+    def count_file(self) -> Path:
+        """`noop_count` appends one byte per job here: the file's size is the job count."""
+        return Path(tempfile.gettempdir()) / f"{self.prefix}.count"
 
     @property
     def marks_key(self) -> str:

@@ -50,6 +50,7 @@ class Context:
                 batch = []
         if batch:
             deleted += self.client.delete(*batch)
+        self.config.count_file.unlink(missing_ok=True)
         return deleted
 
     def queued_jobs(self) -> int:
@@ -72,7 +73,10 @@ class Context:
         return total
 
     def counter(self) -> int:
-        return int(self.client.get(self.config.count_key) or 0)
+        try:
+            return self.config.count_file.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def pop_stamp(self, key: str, timeout_s: float) -> tuple[str, float] | None:
         """BLPOP one "name time" entry written by a task; None on timeout."""

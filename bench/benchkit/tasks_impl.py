@@ -1,8 +1,9 @@
 """The bodies of the benchmark tasks, shared word for word by both systems.
 
 Each project's ``benchapp/tasks.py`` wraps these in its own ``@task`` decorator, so the work
-a job does is identical and only the queue machinery around it differs. Each body is one
-Redis round trip on a connection made once per worker process.
+a job does is identical and only the queue machinery around it differs. `noop_count` is one
+`write()` of one byte to a file opened once per process; the others are one Redis round trip
+on a connection made once per worker process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ __all__ = ["latency_probe", "mark", "noop_count", "whoami"]
 
 _client: redis.Redis | None = None
 _config: BenchConfig | None = None
+# (pid, fd): a worker forked from a process that had the file open reopens it.
+_count_fd: tuple[int, int] | None = None
 
 
 def _redis() -> tuple[redis.Redis, BenchConfig]:
@@ -31,9 +34,16 @@ def _redis() -> tuple[redis.Redis, BenchConfig]:
 
 
 def noop_count() -> None:
-    """The "no-op" job: one INCR, so that the harness can count that every job ran."""
-    client, config = _redis()
-    client.incr(config.count_key)
+    """The "no-op" job: append one byte to the count file, so the harness can count the jobs.
+
+    One O_APPEND write is atomic and costs a few microseconds, against ~50 µs for a Redis
+    round trip (the INCR this did before), which dominated both systems' drain figures.
+    """
+    global _count_fd
+    if _count_fd is None or _count_fd[0] != os.getpid():
+        path = BenchConfig.from_env().count_file
+        _count_fd = (os.getpid(), os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    os.write(_count_fd[1], b".")
 
 
 def mark(name: str) -> None:

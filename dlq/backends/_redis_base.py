@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -44,7 +44,7 @@ from dlq.backends._redis_slots import SlotWorker
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback
 from dlq.core.settings import QueueSettings
 from dlq.domain.dead_letter import DeadLetter
-from dlq.domain.envelope import Job, encode_job
+from dlq.domain.envelope import Job, encode_job, encode_jobs
 from dlq.domain.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -117,31 +117,37 @@ class RedisBackendBase:
     # -- Backend ----------------------------------------------------------------------------
 
     def enqueue(self, job: Job, queue: str) -> None:
-        self._push(self._keys.queue(queue), [encode_job(job)], f"enqueueing {job} on {queue!r}")
+        self._push(
+            self._keys.queue(queue), [encode_job(job)], lambda: f"enqueueing {job} on {queue!r}"
+        )
 
     def bulk_enqueue(self, jobs: Sequence[Job], queue: str) -> None:
         """One variadic LPUSH per 1,000 jobs. A chunk whose reply was lost with the
         connection is sent again, so its jobs may then be queued twice (never lost)."""
-        payloads = [encode_job(job) for job in jobs]
-        self._push(self._keys.queue(queue), payloads, f"enqueueing {len(jobs)} jobs on {queue!r}")
+        payloads = encode_jobs(jobs)
+        self._push(
+            self._keys.queue(queue), payloads, lambda: f"enqueueing {len(jobs)} jobs on {queue!r}"
+        )
 
-    def _push(self, key: str, payloads: list[bytes], doing: str) -> None:
+    def _push(self, key: str, payloads: list[bytes], doing: Callable[[], str]) -> None:
+        """LPUSH ``payloads``; ``doing()`` describes the enqueue in an error (a function, so
+        that nothing is formatted for the calls that succeed)."""
         line = self._producer
         with line.lock:
             for start in range(0, len(payloads), _ENQUEUE_CHUNK):
-                command: list[Arg] = ["LPUSH", key, *payloads[start : start + _ENQUEUE_CHUNK]]
+                chunk = payloads[start : start + _ENQUEUE_CHUNK]
                 try:
                     try:
-                        line.call(*command)
+                        line.call("LPUSH", key, *chunk)
                     except LineLost:  # the common path above stays free of retry machinery
                         self._producer_retry.call_with_retry(
-                            partial(line.call, *command), lambda _error: None
+                            partial(line.call, "LPUSH", key, *chunk), lambda _error: None
                         )
                 except LineLost as exc:
-                    error = backend_error(exc.cause, self._target, doing)
+                    error = backend_error(exc.cause, self._target, doing())
                     raise error from error.__cause__
                 except RedisError as exc:
-                    error = backend_error(exc, self._target, doing)
+                    error = backend_error(exc, self._target, doing())
                     raise error from error.__cause__
 
     def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:

@@ -87,6 +87,20 @@ except ImportError:  # pragma: no cover - hiredis is in the redis extra
     _hiredis_pack = None
 
 
+# How many forks lie between the first process and this one: a :class:`Line` made before
+# the last fork must not touch its socket (comparing this is cheaper than os.getpid()).
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork() to survive
+    os.register_at_fork(after_in_child=_forked)
+
+
 class _Connection(Protocol):
     """The part of a redis-py connection a :class:`Line` uses (redis-py leaves it untyped)."""
 
@@ -242,11 +256,13 @@ class LineLost(Exception):
 class Line:
     """One dedicated connection; not thread-safe (its owner holds a lock around it).
 
-    :meth:`send` writes a command without reading its reply; :meth:`call` first reads every
-    reply still owed, then sends and waits. A broken connection raises :class:`LineLost`
-    and forgets the owed replies: whether those commands ran is unknown, so their senders
-    must make them safe to repeat. The connection is re-made on next use, and after a
-    ``fork`` (a child never uses its parent's socket).
+    :meth:`send` writes a command without reading its reply; :meth:`defer` does not even
+    write it yet: it leaves with the next command sent, in the same system call (or when
+    owed replies are read). :meth:`call` first reads every reply still owed, then sends
+    and waits. A broken connection raises :class:`LineLost` and forgets the owed replies:
+    whether those commands ran is unknown, so their senders must make them safe to repeat.
+    The connection is re-made on next use, and after a ``fork`` (a child never uses its
+    parent's socket).
     """
 
     def __init__(
@@ -261,8 +277,9 @@ class Line:
         self._max_idle_s = max_idle_s
         self._used_at = 0.0
         self._conn: _Connection | None = None
-        self._pid = os.getpid()
+        self._forks = _forks
         self._owed = 0
+        self._deferred: list[bytes] = []
         self.errors: list[RedisError] = []
         self.lock = threading.RLock()
 
@@ -271,8 +288,9 @@ class Line:
         return self._owed
 
     def _connection(self) -> _Connection:
-        if self._pid != os.getpid():
-            self._conn, self._owed, self._pid = None, 0, os.getpid()
+        if self._forks != _forks:  # the parent's socket: leave it alone, make our own
+            self._conn, self._owed, self._forks = None, 0, _forks
+            self._deferred.clear()
         now = time.monotonic()
         if self._conn is not None and not self._owed and now - self._used_at > self._max_idle_s:
             self.drop()  # a connection idle that long may have been cut silently (NAT, proxy)
@@ -296,23 +314,47 @@ class Line:
     def drop(self) -> None:
         """Close the connection (forgetting owed replies); the next command reconnects."""
         conn, self._conn, self._owed = self._conn, None, 0
-        if conn is not None and self._pid == os.getpid():
+        self._deferred.clear()
+        if conn is not None and self._forks == _forks:
             # a broken socket may fail to close; it is gone either way
             with contextlib.suppress(Exception):
                 conn.disconnect()
 
+    def _pack(self, conn: _Connection, args: tuple[Arg, ...]) -> bytes:
+        if _hiredis_pack is not None:
+            return _hiredis_pack(args)
+        return b"".join(conn.pack_command(*args))
+
+    def _write(self, conn: _Connection, packed: bytes | None) -> None:
+        """Send the deferred commands and ``packed`` in one system call."""
+        chunks, self._deferred = self._deferred, []
+        if packed is not None:
+            chunks.append(packed)
+        if chunks:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._guard(lambda: conn.send_packed_command([data], check_health=False))
+
     def _send(self, args: tuple[Arg, ...]) -> None:
         conn = self._connection()
-        packed = [_hiredis_pack(args)] if _hiredis_pack is not None else conn.pack_command(*args)
-        self._guard(lambda: conn.send_packed_command(packed, check_health=False))
+        self._write(conn, self._pack(conn, args))
 
     def send(self, *args: Arg) -> None:
         self._send(args)
         self._owed += 1
 
+    def defer(self, *args: Arg) -> None:
+        """Queue a command to go out with the next one: no system call of its own.
+
+        Until then it exists only in this process: a crash before the next command loses
+        it. Its reply is owed like :meth:`send`'s.
+        """
+        self._deferred.append(self._pack(self._connection(), args))
+        self._owed += 1
+
     def settle(self) -> None:
         """Read every owed reply; errors in them are kept in :attr:`errors`, not raised."""
         conn = self._connection()
+        self._write(conn, None)
         while self._owed:
             try:
                 self._guard(conn.read_response)

@@ -7,12 +7,16 @@ Why it is fast, and how it keeps its promises:
   The jobs stay visible in Redis until they are finished: a killed worker hides nothing.
   The batch is sized from the time a job takes, to last about ``fresh_s / 2``, so slow
   jobs are taken one at a time and other workers are not starved.
-* **Writes without waiting.** Handing a job out sends ``SET …:started:<n> sha1(payload)``
-  and acknowledging it sends ``LREM processing -1 payload``; their replies are read with
-  the next round trip (see :class:`~dlq.backends._redis_connection.Line`). The marker has
-  left the process before the job starts, so after a crash the slot knows which job had
-  started: that one is delivered again or buried (:mod:`._redis_recovery`); the others
-  never started and simply run.
+* **Writes without waiting.** Handing a job out sends ``SET …:started:<n> sha1(payload)``;
+  acknowledging it defers ``LREM processing -1 payload``, which leaves with the next
+  command (the next job's marker, usually), so a job costs one system call. Replies are
+  read with the next round trip (see :class:`~dlq.backends._redis_connection.Line`). The
+  marker has left the process before the job starts, so after a crash the slot knows which
+  job had started: that one is delivered again or buried (:mod:`._redis_recovery`); the
+  others never started and simply run. The price of the deferral: a process killed after
+  a job's acknowledgement but before its next command loses the acknowledgement, and the
+  finished job counts as started and unfinished (run again at least once, dead-lettered
+  at most once). A stopping or recycled worker sends it with its hand-back.
 * **Pause.** ``FETCH`` checks the pause key in the same atomic step that takes jobs. A
   buffered job is handed out only within ``fresh_s`` of the round trip that last checked
   (timed from when it was sent); an older buffer is checked again first. ``pause()`` waits
@@ -228,8 +232,13 @@ class SlotWorker:
             moved = self._call(
                 "BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block:.3f}"
             )
-            if moved is None and time.monotonic() >= deadline:
-                return None
+            if moved is None:
+                if time.monotonic() >= deadline:
+                    return None
+            elif time.monotonic() - slot.checked_at < self._tuning.fresh_s:
+                # Within the freshness of the pause check just made (the processing list
+                # was empty then): no second round trip before it starts.
+                self._take(slot, [as_bytes(moved)], b"")
 
     def _want(self, slot: Slot) -> int:
         tuning = self._tuning
@@ -362,7 +371,7 @@ class SlotWorker:
                 if op.where:
                     self._settle(slot, [op], slot.holding())
                 else:
-                    self._line.send("LREM", slot.processing, -1, held.raw)
+                    self._line.defer("LREM", slot.processing, -1, held.raw)
                     self._sent.append((slot, held.raw))
             except LineLost as exc:
                 slot.owed.append(op)

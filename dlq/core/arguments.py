@@ -84,14 +84,26 @@ class ArgumentCodec:
         self, args: Sequence[object], kwargs: Mapping[str, object]
     ) -> tuple[list[JSONValue], dict[str, JSONValue]]:
         names, keyword = self._parameter_names(args, kwargs)
-        encoded_args = [self._encode(name, value) for name, value in zip(names, args, strict=True)]
-        encoded_kwargs = {key: self._encode(keyword[key], value) for key, value in kwargs.items()}
+        # Every call is encoded here, and most have no keywords (many no arguments at all):
+        # an empty comprehension still costs a function call and a zip, so skip those.
+        encoded_args = (
+            [self._encode(name, value) for name, value in zip(names, args, strict=True)]
+            if args
+            else []
+        )
+        encoded_kwargs = (
+            {key: self._encode(keyword[key], value) for key, value in kwargs.items()}
+            if kwargs
+            else {}
+        )
         return encoded_args, encoded_kwargs
 
     def decode(
         self, args: Sequence[JSONValue], kwargs: Mapping[str, JSONValue]
     ) -> tuple[list[object], dict[str, object]]:
         names, keyword = self._parameter_names(args, kwargs)
+        if not self._adapters:  # nothing but JSON types: the values are the arguments
+            return list(args), dict(kwargs)
         decoded_args = [self._decode(name, value) for name, value in zip(names, args, strict=True)]
         decoded_kwargs = {key: self._decode(keyword[key], value) for key, value in kwargs.items()}
         return decoded_args, decoded_kwargs

@@ -55,7 +55,10 @@ class JobRunner:
         try:
             for hook in self._before:
                 hook(job)
-            with self._atomic() if atomic else nullcontext():
+            if atomic:
+                with self._atomic():
+                    result = task.fn(*args, **kwargs)
+            else:
                 result = task.fn(*args, **kwargs)
         except (Exception, SystemExit) as exc:  # SystemExit: management commands call sys.exit
             duration_s = time.perf_counter() - start

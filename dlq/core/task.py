@@ -61,7 +61,7 @@ class Task(Generic[P, R]):
         self.enqueue(*args, **kwargs)
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> None:
-        target = self._with_legacy_options(cast(dict[str, object], kwargs))
+        target = self._with_legacy_options(cast(dict[str, object], kwargs)) if kwargs else self
         job = target.build_job(args, kwargs)
         current_runtime().backend_for(target.queue).enqueue(job, target.queue)
 

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from dlq.exceptions import PayloadError
 
-__all__ = ["TIME_FORMAT", "JSONValue", "Job", "decode_job", "encode_job"]
+__all__ = ["TIME_FORMAT", "JSONValue", "Job", "decode_job", "encode_job", "encode_jobs"]
 
 JSONValue: TypeAlias = JsonValue
 
@@ -61,14 +61,16 @@ class Job:
         timeout: int | None = None,
         sigkill_on_stop: bool = False,
     ) -> Job:
+        # Positionally, as in with_attempts: every enqueue makes a job, and keywords make
+        # this frozen dataclass's __init__ a quarter slower.
         return cls(
-            id=os.urandom(16).hex(),
-            path=path,
-            args=tuple(args),
-            kwargs=dict(kwargs),
-            timeout=timeout,
-            sigkill_on_stop=sigkill_on_stop,
-            created_time=now.astimezone(UTC),
+            os.urandom(16).hex(),
+            path,
+            tuple(args),
+            dict(kwargs),
+            timeout,
+            sigkill_on_stop,
+            now.astimezone(UTC),
         )
 
     def replace(self, **changes: object) -> Job:
@@ -119,13 +121,52 @@ def encode_job(job: Job) -> bytes:
     Written field by field rather than through one ``json.dumps`` of a dict: enqueueing
     spends most of its time here, and this is twice as fast for the same bytes.
     """
+    head, middle, tail = _shared_json(job)
+    return _payload(job, head, middle, tail)
+
+
+def encode_jobs(jobs: Iterable[Job]) -> list[bytes]:
+    """``[encode_job(job) for job in jobs]``, written faster for the jobs of a bulk enqueue.
+
+    Those differ only in ``id``, ``args`` and ``kwargs``: the JSON of their other fields is
+    written once for each run of jobs that share them, not once per job.
+    """
+    payloads = []
+    shared: Job | None = None
+    head = middle = tail = ""
+    for job in jobs:
+        # Compared by identity: that is cheap, the jobs of one bulk enqueue hold the very
+        # same objects, and equal values that are not identical only cost a recomputation.
+        if not (
+            shared is not None
+            and job.path is shared.path
+            and job.created_time is shared.created_time
+            and job.timeout is shared.timeout
+            and job.sigkill_on_stop is shared.sigkill_on_stop
+            and job.attempts is shared.attempts
+        ):
+            shared = job
+            head, middle, tail = _shared_json(job)
+        payloads.append(_payload(job, head, middle, tail))
+    return payloads
+
+
+def _shared_json(job: Job) -> tuple[str, str, str]:
+    """The payload of ``job`` around its ``args``, ``kwargs`` and ``id``."""
     return (
-        f'{{"path":{_json_path(job.path)},"args":{_dumps(job.args)},'
-        f'"kwargs":{_dumps(job.kwargs) if job.kwargs else "{}"},'
-        f'"timeout":{"null" if job.timeout is None else int(job.timeout)},'
+        f'{{"path":{_json_path(job.path)},"args":',
+        f',"timeout":{"null" if job.timeout is None else int(job.timeout)},'
         f'"sigkill_on_stop":{_BOOL[bool(job.sigkill_on_stop)]},'
-        f'"created_time":{_json_time(job.created_time)},'
-        f'"id":{_dumps(job.id)},"attempts":{int(job.attempts)}}}'
+        f'"created_time":{_json_time(job.created_time)},"id":',
+        f',"attempts":{int(job.attempts)}}}',
+    )
+
+
+def _payload(job: Job, head: str, middle: str, tail: str) -> bytes:
+    """The payload of ``job``, given :func:`_shared_json` of it (or of a job like it)."""
+    return (
+        f'{head}{_dumps(job.args) if job.args else "[]"},"kwargs":'
+        f"{_dumps(job.kwargs) if job.kwargs else '{}'}{middle}{_dumps(job.id)}{tail}"
     ).encode()
 
 
@@ -145,14 +186,17 @@ def _json_path(path: str) -> str:
 def _json_time(when: datetime | None) -> str:
     """``when`` in UTC as :data:`TIME_FORMAT` writes it, as a JSON string.
 
-    The last one is remembered because the jobs of one bulk enqueue share one time.
+    The last one is remembered because the jobs of one bulk enqueue share one time (for
+    backends that encode them one at a time; :func:`encode_jobs` needs it once anyway).
     """
     if when is None:
         return "null"
     last, encoded = _LAST_TIME[0]
     if when is last:
         return encoded
-    encoded = '"' + when.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") + '"'
+    # TIME_FORMAT is the first 26 characters of the UTC isoformat (the rest is "+00:00"):
+    # slicing them off is cheaper than a naive copy of the datetime to format.
+    encoded = '"' + when.astimezone(UTC).isoformat(" ", "microseconds")[:26] + '"'
     _LAST_TIME[0] = (when, encoded)
     return encoded
 
@@ -192,7 +236,14 @@ def decode_job(raw: bytes | str) -> Job:
     )
 
 
+_LAST_PARSED: list[tuple[str | None, datetime]] = [(None, datetime.min)]
+
+
 def _parse_time(text: str, raw: bytes) -> datetime:
+    # The last one is remembered: the jobs of one bulk enqueue, taken in one batch, share it.
+    last_text, parsed = _LAST_PARSED[0]
+    if text == last_text:
+        return parsed
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -203,6 +254,7 @@ def _parse_time(text: str, raw: bytes) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    _LAST_PARSED[0] = (text, parsed)
     return parsed
 
 

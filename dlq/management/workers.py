@@ -13,6 +13,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import CommandError
 from django.db import connections
+from django.db.backends.signals import connection_created
 
 from dlq.conf import DjangoRuntime
 from dlq.domain.envelope import Job
@@ -42,9 +43,21 @@ def worker_environment(runtime: DjangoRuntime) -> WorkerEnvironment:
     job_runner = runtime.job_runner()  # imports every tasks.py, builds the middleware
     apps.get_models()
 
+    opened = True  # whatever the process holds before its first job is closed after it
+
+    def note_opened(**kwargs: object) -> None:
+        nonlocal opened
+        opened = True
+
+    connection_created.connect(note_opened, weak=False)
+
     def close_connections(job: Job, outcome: Outcome) -> None:
         # As upstream: Django assumes connecting is cheap; a worker holds none between jobs.
-        connections.close_all()
+        # Only after a job that connected: closing nothing still costs microseconds.
+        nonlocal opened
+        if opened:
+            opened = False
+            connections.close_all()
 
     def before_fork() -> None:
         # Nothing that talks over a socket may be shared with a child: close the database

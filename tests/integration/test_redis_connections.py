@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 
-from dlq.backends._redis_connection import BLOCK_CAP_S, SOCKET_TIMEOUT_S, RedisTarget
+from dlq.backends._redis_connection import BLOCK_CAP_S, SOCKET_TIMEOUT_S, Line, RedisTarget
 from dlq.backends._redis_keys import Keys
 from dlq.backends._redis_slot_state import Tuning
 from dlq.backends.redis import RedisBackend
@@ -106,6 +106,25 @@ def test_sockets_wait_longer_than_a_blocking_pop() -> None:
     options = backend._target.connection_options(socket_timeout=SOCKET_TIMEOUT_S, retry=None)  # type: ignore[arg-type]  # only read back
     assert options["socket_keepalive"] is True
     backend.close()
+
+
+def test_a_deferred_command_leaves_with_the_next_one(
+    redis_settings: QueueSettings, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    line = Line(RedisTarget.from_settings(redis_settings))
+    key = f"{redis_prefix}:deferred"
+    line.defer("RPUSH", key, "first")
+    assert redis_client.llen(key) == 0  # not even written yet
+    line.send("RPUSH", key, "second")
+    assert redis_client.lrange(key, 0, -1) == [b"first", b"second"]
+    line.defer("RPUSH", key, "third")
+    line.settle()  # reading owed replies writes what waits first
+    assert line.owed == 0
+    assert redis_client.llen(key) == 3
+    line.defer("RPUSH", key, "dropped")
+    line.drop()  # a lost connection forgets it, as it forgets owed replies
+    assert line.call("LLEN", key) == 3
+    line.close()
 
 
 def test_long_dequeue_timeouts_block_in_capped_steps(redis_settings: QueueSettings) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlq.domain.envelope import Job, decode_job, encode_job
+from dlq.domain.envelope import Job, decode_job, encode_job, encode_jobs
 from dlq.exceptions import PayloadError
 
 UPSTREAM = (
@@ -72,6 +72,38 @@ def test_round_trip(
     job = Job.create("a.b", args, kwargs, now=NOW, timeout=timeout, sigkill_on_stop=sigkill)  # type: ignore[arg-type]  # JSON values from the strategy
     job = job.replace(attempts=attempts)
     assert decode_job(job.encode()) == job
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(json_values, max_size=2),
+            st.dictionaries(st.text(min_size=1), json_values, max_size=2),
+            st.sampled_from(["a.b", "c.d"]),
+            st.sampled_from([NOW, datetime(2020, 1, 1, tzinfo=UTC)]),
+            st.none() | st.integers(min_value=1, max_value=9),
+        ),
+        max_size=6,
+    )
+)
+def test_a_batch_encodes_as_its_jobs_do_one_by_one(
+    calls: list[tuple[list[object], dict[str, object], str, datetime, int | None]],
+) -> None:
+    jobs = [
+        Job.create(path, args, kwargs, now=when, timeout=timeout)  # type: ignore[arg-type]  # JSON values from the strategy
+        for args, kwargs, path, when, timeout in calls
+    ]
+    assert encode_jobs(jobs) == [encode_job(job) for job in jobs]
+
+
+def test_times_decode_right_when_payloads_alternate() -> None:
+    older = Job.create("a.b", [], {}, now=datetime(2020, 1, 1, tzinfo=UTC))
+    newer = Job.create("a.b", [], {}, now=NOW)
+    for job in (older, newer, newer, older):
+        assert decode_job(job.encode()).created_time == job.created_time
+    empty = b'{"path": "a.b", "args": [], "kwargs": {}, "created_time": ""}'
+    with pytest.raises(PayloadError, match="created_time"):
+        decode_job(empty)
 
 
 def test_identity_ignores_id_time_and_attempts() -> None:
