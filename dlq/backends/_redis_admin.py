@@ -17,7 +17,6 @@ from dlq.backends._redis_keys import Keys
 from dlq.backends._redis_recovery import (
     Move,
     Redeliver,
-    delivered,
     judge_unfinished,
     marker_of,
     settle_args,
@@ -153,5 +152,5 @@ def slot_jobs(client: redis.Redis, keys: Keys, queue: str, worker_number: int) -
     jobs = []
     for raw in reversed(items):
         with contextlib.suppress(PayloadError):
-            jobs.append(delivered(decode_job(raw)))
+            jobs.append(decode_job(raw, deliver=True))
     return jobs

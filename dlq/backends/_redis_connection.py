@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, NamedTuple, NoReturn, Protocol, cast
 from urllib.parse import quote
 
 import redis
@@ -42,7 +42,7 @@ from redis.connection import (
     parse_url,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import InvalidResponse, NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -74,9 +74,8 @@ CONNECT_TIMEOUT_S = 5.0
 #: A line idle longer than this reconnects before its next command instead of trusting it.
 MAX_IDLE_S = 30.0
 _BACKOFF = ExponentialBackoff(cap=2.0, base=0.05)
-_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
-
-T = TypeVar("T")
+# A reply that cannot be parsed leaves the stream out of step: as good as lost, too.
+_LOST = (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError)
 
 _hiredis_pack: Callable[[tuple[Arg, ...]], bytes] | None
 try:  # hiredis packs a command in C, several times faster than redis-py's wrapper
@@ -85,6 +84,11 @@ try:  # hiredis packs a command in C, several times faster than redis-py's wrapp
     _hiredis_pack = cast("Callable[[tuple[Arg, ...]], bytes]", pack_command)  # stub: a 1-tuple
 except ImportError:  # pragma: no cover - hiredis is in the redis extra
     _hiredis_pack = None
+
+try:  # redis-py's "no whole reply yet" from hiredis (False before redis-py 5)
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+except ImportError:  # pragma: no cover - another redis-py layout: the public path is used
+    _NOT_ENOUGH_DATA = False
 
 
 # How many forks lie between the first process and this one: a :class:`Line` made before
@@ -106,11 +110,53 @@ class _Connection(Protocol):
 
     def pack_command(self, *args: Arg) -> list[bytes]: ...
 
+    def connect(self) -> None: ...
+
     def send_packed_command(self, command: list[bytes], check_health: bool = ...) -> None: ...
 
     def read_response(self) -> object: ...
 
     def disconnect(self) -> None: ...
+
+
+class _IO(NamedTuple):
+    """How a :class:`Line` writes to and reads from its connected socket."""
+
+    sendall: Callable[[bytes], None]
+    read: Callable[[], object]
+
+
+def _io(conn: _Connection) -> _IO:
+    """Straight to the socket and to hiredis' reply reader when redis-py uses one, past
+    redis-py's wrappers (a tenth of their cost per reply, which a worker pays for every
+    job); through its public methods otherwise (no hiredis, or its insides have changed).
+    Errors are left to the :class:`Line`, which drops the connection on any of them."""
+    sock = getattr(conn, "_sock", None)
+    parser = getattr(conn, "_parser", None)
+    gets = getattr(getattr(parser, "_reader", None), "gets", None)
+    fill = getattr(parser, "read_from_socket", None)
+    sendall = getattr(sock, "sendall", None)
+    # What the reader returns for "no whole reply yet": asked now, just after the
+    # connection's handshake, when it holds no data.
+    none_yet = gets() if callable(gets) else None
+    if not (callable(gets) and callable(fill) and callable(sendall)) or none_yet not in (
+        False,
+        _NOT_ENOUGH_DATA,
+    ):
+        return _IO(
+            lambda data: conn.send_packed_command([data], check_health=False), conn.read_response
+        )
+
+    def read() -> object:
+        reply = gets()
+        while reply is none_yet:
+            fill()
+            reply = gets()
+        if isinstance(reply, RedisError):  # hiredis returns the server's errors
+            raise reply
+        return reply
+
+    return _IO(cast("Callable[[bytes], None]", sendall), read)
 
 
 def backoff_s(failures: int) -> float:
@@ -277,6 +323,7 @@ class Line:
         self._max_idle_s = max_idle_s
         self._used_at = 0.0
         self._conn: _Connection | None = None
+        self._io: _IO | None = None
         self._forks = _forks
         self._owed = 0
         self._deferred: list[bytes] = []
@@ -287,59 +334,68 @@ class Line:
     def owed(self) -> int:
         return self._owed
 
-    def _connection(self) -> _Connection:
+    def _connection(self) -> _IO:
         if self._forks != _forks:  # the parent's socket: leave it alone, make our own
-            self._conn, self._owed, self._forks = None, 0, _forks
+            self._conn, self._io, self._owed, self._forks = None, None, 0, _forks
             self._deferred.clear()
         now = time.monotonic()
-        if self._conn is not None and not self._owed and now - self._used_at > self._max_idle_s:
+        if self._io is not None and not self._owed and now - self._used_at > self._max_idle_s:
             self.drop()  # a connection idle that long may have been cut silently (NAT, proxy)
         self._used_at = now
-        if self._conn is None:
-            self._conn = self._target.connect(socket_timeout=self._socket_timeout)
-        return self._conn
+        if self._io is None:
+            conn: _Connection = self._target.connect(socket_timeout=self._socket_timeout)
+            try:
+                conn.connect()
+            except BaseException as exc:
+                self._broken(exc)
+            self._conn, self._io = conn, _io(conn)
+        return self._io
 
-    def _guard(self, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except _LOST as exc:
-            self.drop()
+    def _broken(self, exc: BaseException) -> NoReturn:
+        """Re-raise ``exc`` from a command: as :class:`LineLost` when the connection is gone.
+        Interrupted mid-command (a stop signal), its state is unknown: dropped as well."""
+        if isinstance(exc, RedisError) and not isinstance(exc, _LOST):
+            raise exc  # the server's answer to a command: the connection is fine
+        self.drop()
+        if isinstance(exc, _LOST):
             raise LineLost(exc) from exc
-        except RedisError:  # the server's answer to a command: the connection is fine
-            raise
-        except BaseException:  # interrupted (a stop signal) mid-command: its state is unknown
-            self.drop()
-            raise
+        raise exc
 
     def drop(self) -> None:
         """Close the connection (forgetting owed replies); the next command reconnects."""
-        conn, self._conn, self._owed = self._conn, None, 0
+        conn, self._conn, self._io, self._owed = self._conn, None, None, 0
         self._deferred.clear()
         if conn is not None and self._forks == _forks:
             # a broken socket may fail to close; it is gone either way
             with contextlib.suppress(Exception):
                 conn.disconnect()
 
-    def _pack(self, conn: _Connection, args: tuple[Arg, ...]) -> bytes:
+    def _pack(self, args: tuple[Arg, ...]) -> bytes:
+        """``args`` as the wire's bytes (called once :meth:`_connection` has made one)."""
         if _hiredis_pack is not None:
             return _hiredis_pack(args)
-        return b"".join(conn.pack_command(*args))
+        assert self._conn is not None  # pragma: no cover - hiredis is in the redis extra
+        return b"".join(self._conn.pack_command(*args))  # pragma: no cover
 
-    def _write(self, conn: _Connection, packed: bytes | None) -> None:
+    def _write(self, io: _IO, packed: bytes | None) -> None:
         """Send the deferred commands and ``packed`` in one system call."""
         chunks, self._deferred = self._deferred, []
         if packed is not None:
             chunks.append(packed)
         if chunks:
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            self._guard(lambda: conn.send_packed_command([data], check_health=False))
+            try:
+                io.sendall(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            except BaseException as exc:
+                self._broken(exc)
 
-    def _send(self, args: tuple[Arg, ...]) -> None:
-        conn = self._connection()
-        self._write(conn, self._pack(conn, args))
+    def _read(self, io: _IO) -> object:
+        try:
+            return io.read()
+        except BaseException as exc:
+            self._broken(exc)
 
     def send(self, *args: Arg) -> None:
-        self._send(args)
+        self._write(self._connection(), self._pack(args))
         self._owed += 1
 
     def defer(self, *args: Arg) -> None:
@@ -348,24 +404,27 @@ class Line:
         Until then it exists only in this process: a crash before the next command loses
         it. Its reply is owed like :meth:`send`'s.
         """
-        self._deferred.append(self._pack(self._connection(), args))
+        self._connection()  # (after a fork: forgets the parent's deferred commands)
+        self._deferred.append(self._pack(args))
         self._owed += 1
 
     def settle(self) -> None:
         """Read every owed reply; errors in them are kept in :attr:`errors`, not raised."""
-        conn = self._connection()
-        self._write(conn, None)
+        io = self._connection()
+        self._write(io, None)
         while self._owed:
             try:
-                self._guard(conn.read_response)
+                self._read(io)
             except RedisError as exc:  # a command's own error, e.g. OOM: reported by owner
                 self.errors.append(exc)
             self._owed -= 1
 
     def call(self, *args: Arg) -> object:
-        self.settle()
-        self._send(args)
-        return self._guard(self._connection().read_response)
+        if self._owed:
+            self.settle()
+        io = self._connection()
+        self._write(io, self._pack(args))
+        return self._read(io)
 
     def script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> object:
         try:

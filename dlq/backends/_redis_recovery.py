@@ -27,7 +27,6 @@ __all__ = [
     "Move",
     "Redeliver",
     "bury",
-    "delivered",
     "judge_timed_out",
     "judge_unfinished",
     "marker_of",
@@ -61,11 +60,6 @@ def settle_args(
 def marker_of(raw: bytes) -> bytes:
     """What a slot's ``started`` key holds while the job with payload ``raw`` runs."""
     return hashlib.sha1(raw).hexdigest().encode("ascii")
-
-
-def delivered(job: Job) -> Job:
-    """``job`` as handed to its task: ``attempts`` is this delivery's number; ``raw`` kept."""
-    return job.with_attempts(job.attempts + 1, job.raw)
 
 
 @dataclass(frozen=True, slots=True)

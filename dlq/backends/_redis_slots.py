@@ -57,7 +57,6 @@ from dlq.backends._redis_recovery import (
     Move,
     Redeliver,
     bury,
-    delivered,
     judge_timed_out,
     judge_unfinished,
     marker_of,
@@ -305,7 +304,7 @@ class SlotWorker:
                     ops.append(self._bury(slot, raw, verdict))
                 continue
             try:
-                job = decode_job(raw)
+                job = decode_job(raw, deliver=True)
             except PayloadError as exc:
                 ops.append(
                     self._bury(
@@ -313,7 +312,7 @@ class SlotWorker:
                     )
                 )
                 continue
-            held.append(Held(delivered(job), raw, marker_of(raw)))
+            held.append(Held(job, raw, marker_of(raw)))
             stay[raw] += 1
         if ops:
             self._settle(slot, ops, stay, drop_marker=started >= 0)

@@ -216,8 +216,12 @@ class _Wire(BaseModel):
     attempts: int = Field(default=0, ge=0)
 
 
-def decode_job(raw: bytes | str) -> Job:
-    """The job in ``raw``, or :class:`~dlq.exceptions.PayloadError` saying what is wrong."""
+def decode_job(raw: bytes | str, *, deliver: bool = False) -> Job:
+    """The job in ``raw``, or :class:`~dlq.exceptions.PayloadError` saying what is wrong.
+
+    ``deliver``: the job as handed to its task, ``attempts`` counting this delivery (one
+    object made instead of two, for every job a worker takes).
+    """
     data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
     try:
         wire = _Wire.model_validate_json(data)
@@ -231,7 +235,7 @@ def decode_job(raw: bytes | str) -> Job:
         timeout=wire.timeout,
         sigkill_on_stop=wire.sigkill_on_stop,
         created_time=None if wire.created_time is None else _parse_time(wire.created_time, data),
-        attempts=wire.attempts,
+        attempts=wire.attempts + 1 if deliver else wire.attempts,
         raw=data,
     )
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from datetime import UTC, datetime
 
 import pytest
 import redis
+from redis._parsers import _HiredisParser, _RESP2Parser
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import ResponseError
 
-from dlq.backends._redis_connection import BLOCK_CAP_S, SOCKET_TIMEOUT_S, Line, RedisTarget
+from dlq.backends._redis_connection import (
+    BLOCK_CAP_S,
+    SOCKET_TIMEOUT_S,
+    Line,
+    LineLost,
+    RedisTarget,
+)
 from dlq.backends._redis_keys import Keys
+from dlq.backends._redis_scripts import LuaScript
 from dlq.backends._redis_slot_state import Tuning
 from dlq.backends.redis import RedisBackend
 from dlq.backends.reliable_redis import ReliableRedisBackend
@@ -124,6 +134,39 @@ def test_a_deferred_command_leaves_with_the_next_one(
     line.defer("RPUSH", key, "dropped")
     line.drop()  # a lost connection forgets it, as it forgets owed replies
     assert line.call("LLEN", key) == 3
+    line.close()
+
+
+@pytest.mark.parametrize(
+    "parser", [_HiredisParser, _RESP2Parser], ids=["hiredis-direct", "redis-py-methods"]
+)
+def test_a_line_reads_replies_errors_and_losses_with_either_reply_parser(
+    parser: type, redis_settings: QueueSettings, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    base = RedisTarget.from_settings(redis_settings)
+    line = Line(dataclasses.replace(base, options={**base.options, "parser_class": parser}))
+    key = f"{redis_prefix}:line"
+    big = [b"%04d" % i + b"x" * 1000 for i in range(1000)]  # ~1 MB: a reply of many reads
+    assert line.call("RPUSH", key, *big) == 1000
+    assert line._io is not None
+    assert line._conn is not None
+    direct = line._io.read != line._conn.read_response
+    assert direct == (parser is _HiredisParser)
+    assert line.call("LRANGE", key, 0, -1) == big
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        line.call("GET", key)  # the server's refusal is raised, the connection kept
+    line.send("GET", key)
+    line.send("LLEN", key)
+    line.settle()
+    assert [type(error) for error in line.errors] == [ResponseError]  # kept, not raised
+    assert line.owed == 0
+    script = LuaScript("test_line", f"return redis.call('LLEN', KEYS[1]) + {id(line) % 1000}")
+    assert line.script(script, [key], []) == 1000 + id(line) % 1000  # NOSCRIPT, then loaded
+    client_id = line.call("CLIENT", "ID")
+    redis_client.client_kill_filter(_id=str(client_id))
+    with pytest.raises(LineLost):
+        line.call("PING")
+    assert line.call("LLEN", key) == 1000  # a new connection
     line.close()
 
 

@@ -72,6 +72,9 @@ def test_round_trip(
     job = Job.create("a.b", args, kwargs, now=NOW, timeout=timeout, sigkill_on_stop=sigkill)  # type: ignore[arg-type]  # JSON values from the strategy
     job = job.replace(attempts=attempts)
     assert decode_job(job.encode()) == job
+    handed_out = decode_job(job.encode(), deliver=True)
+    assert handed_out == job.next_delivery()
+    assert handed_out.raw == job.encode()  # kept: the backend finds the payload by it
 
 
 @given(
