@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -143,3 +144,33 @@ def test_malformed_payloads_raise_one_error_type(payload: bytes, message: str) -
 def test_arbitrary_bytes_never_escape_as_other_errors(raw: bytes) -> None:
     with contextlib.suppress(PayloadError):
         decode_job(raw)
+
+
+def test_jobs_are_built_alike_by_position_and_keyword_and_stay_frozen() -> None:
+    by_position = Job("i", "a.b", (1,), {"k": 2}, 5, True, NOW, 3, b"raw")
+    by_keyword = Job(
+        id="i",
+        path="a.b",
+        args=(1,),
+        kwargs={"k": 2},
+        timeout=5,
+        sigkill_on_stop=True,
+        created_time=NOW,
+        attempts=3,
+        raw=b"raw",
+    )
+    assert by_position == by_keyword
+    assert [getattr(by_position, f.name) for f in dataclasses.fields(Job)] == [
+        "i",
+        "a.b",
+        (1,),
+        {"k": 2},
+        5,
+        True,
+        NOW,
+        3,
+        b"raw",
+    ]
+    assert Job("i", "a.b", (), {}) == Job("i", "a.b", (), {}, None, False, None, 0, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        by_position.attempts = 4  # type: ignore[misc]  # what is being checked
