@@ -108,9 +108,12 @@ class ArgumentCodec:
     def decode(
         self, args: Sequence[JSONValue], kwargs: Mapping[str, JSONValue]
     ) -> tuple[list[object], dict[str, object]]:
-        names, keyword = self._parameter_names(args, kwargs)
         if not self._adapters:  # nothing but JSON types: the values are the arguments
+            if not kwargs and self._shape.fits_positionally(len(args)):
+                return list(args), {}  # (every job goes through here: spared the binding)
+            self._parameter_names(args, kwargs)  # only to refuse what does not fit
             return list(args), dict(kwargs)
+        names, keyword = self._parameter_names(args, kwargs)
         decoded_args = [self._decode(name, value) for name, value in zip(names, args, strict=True)]
         decoded_kwargs = {key: self._decode(keyword[key], value) for key, value in kwargs.items()}
         return decoded_args, decoded_kwargs
