@@ -51,7 +51,8 @@ class DjangoRuntime:
         self._config: SettingsSource | None = None
         self._lock = threading.RLock()
         self._settings: QueueSettings | None = None
-        self._backends: dict[str, Backend] = {}
+        self._backends: dict[str, Backend] = {}  # by import path
+        self._queue_backends: dict[str, Backend] = {}  # by queue: every enqueue asks
         self._runner: JobRunner | None = None
         self._discovered = False
 
@@ -81,9 +82,13 @@ class DjangoRuntime:
         with self._lock:
             self._settings = None
             self._backends.clear()
+            self._queue_backends.clear()
             self._runner = None
 
     def backend_for(self, queue: str) -> Backend:
+        backend = self._queue_backends.get(queue)  # (a dict read needs no lock)
+        if backend is not None:
+            return backend
         path = self.settings.backend_path_for(queue)
         with self._lock:
             backend = self._backends.get(path)
@@ -95,6 +100,7 @@ class DjangoRuntime:
                 )
                 backend = build_backend(path, self._backend_context(), setting)
                 self._backends[path] = backend
+            self._queue_backends[queue] = backend
             return backend
 
     def _backend_context(self) -> BackendContext:
