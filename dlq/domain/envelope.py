@@ -87,8 +87,8 @@ class Job:
         timeout: int | None = None,
         sigkill_on_stop: bool = False,
     ) -> Job:
-        # Positionally, as in with_attempts: every enqueue makes a job, and keywords make
-        # this frozen dataclass's __init__ a quarter slower.
+        # Positionally, as in with_attempts: every enqueue makes a job, and keywords cost
+        # a little more to bind.
         return cls(
             os.urandom(16).hex(),
             path,
@@ -108,8 +108,8 @@ class Job:
         return self.with_attempts(self.attempts + 1, raw=None)
 
     def with_attempts(self, attempts: int, raw: bytes | None) -> Job:
-        """A copy with ``attempts`` and ``raw`` changed. Every delivery makes one, so it is
-        spelt out: ``dataclasses.replace`` costs four times as much."""
+        """A copy with ``attempts`` and ``raw`` changed; spelt out, as ``dataclasses.replace``
+        costs several times as much."""
         return Job(
             self.id,
             self.path,
