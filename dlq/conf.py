@@ -79,8 +79,16 @@ class DjangoRuntime:
             return self._settings
 
     def reset(self) -> None:
+        """Forget everything built from the settings, and the settings (they changed)."""
         with self._lock:
             self._settings = None
+            self.drop_backends()
+
+    def drop_backends(self) -> None:
+        """Forget the backends and the job runner, keeping the settings: what a fork needs,
+        since the child must open connections of its own. Settings are plain values, and
+        building them again would cost every recycled worker milliseconds."""
+        with self._lock:
             self._backends.clear()
             self._queue_backends.clear()
             self._runner = None

@@ -64,16 +64,16 @@ def worker_environment(runtime: DjangoRuntime) -> WorkerEnvironment:
         # connections and drop the backends (the runner builds new ones when it next
         # needs them; building one opens no connection until it is used).
         connections.close_all()
-        runtime.reset()
+        runtime.drop_backends()
 
     return WorkerEnvironment(
         backend_for=runtime.backend_for,
-        # The runner built above, not runtime.run_job: reset() forgets the runtime's.
+        # The runner built above, not runtime.run_job: drop_backends() forgets the runtime's.
         run_job=job_runner.run,
         logger=runtime.logger,
         after_job=close_connections,
         before_fork=before_fork,
-        after_fork=runtime.reset,
+        after_fork=runtime.drop_backends,
     )
 
 

@@ -22,3 +22,15 @@ def test_database_connections_are_closed_after_a_job_that_opened_one() -> None:
     connection.ensure_connection()  # opened during the next job
     env.after_job(job, DONE)
     assert connection.connection is None
+
+
+def test_a_fork_gets_backends_of_its_own_and_keeps_the_settings() -> None:
+    runtime = get_runtime()
+    env = worker_environment(runtime)
+    settings, backend = runtime.settings, env.backend_for("default")
+    env.before_fork()
+    assert env.backend_for("default") is not backend  # no socket shared with a child
+    backend = env.backend_for("default")
+    env.after_fork()
+    assert env.backend_for("default") is not backend
+    assert runtime.settings is settings  # not built again for every recycled worker
