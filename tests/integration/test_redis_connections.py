@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import traceback
 from datetime import UTC, datetime
 
@@ -160,8 +161,9 @@ def test_a_line_reads_replies_errors_and_losses_with_either_reply_parser(
     line.settle()
     assert [type(error) for error in line.errors] == [ResponseError]  # kept, not raised
     assert line.owed == 0
-    script = LuaScript("test_line", f"return redis.call('LLEN', KEYS[1]) + {id(line) % 1000}")
-    assert line.script(script, [key], []) == 1000 + id(line) % 1000  # NOSCRIPT, then loaded
+    nonce = random.randrange(10**9)  # a script this server has not seen: NOSCRIPT, then loaded
+    script = LuaScript("test_line", f"return redis.call('LLEN', KEYS[1]) + {nonce}")
+    assert line.script(script, [key], []) == 1000 + nonce
     client_id = line.call("CLIENT", "ID")
     redis_client.client_kill_filter(_id=str(client_id))
     with pytest.raises(LineLost):
