@@ -60,11 +60,6 @@ class ArgumentCodec:
     def _shape(self) -> _Shape:
         return _Shape.of(self._signature)
 
-    @cached_property
-    def _takes_no_arguments(self) -> bool:
-        """Whether a call without arguments binds (tasks with no parameters are common)."""
-        return self._shape.fits_positionally(0)
-
     def _parameter_names(
         self, args: Sequence[object], kwargs: Mapping[str, object]
     ) -> tuple[Sequence[str], dict[str, str]]:
@@ -88,8 +83,8 @@ class ArgumentCodec:
     def encode(
         self, args: Sequence[object], kwargs: Mapping[str, object]
     ) -> tuple[list[JSONValue], dict[str, JSONValue]]:
-        if not args and not kwargs and self._takes_no_arguments:
-            return [], {}
+        if not args and not kwargs and self._shape.fits_positionally(0):
+            return [], {}  # (tasks without parameters are common: spared the binding)
         names, keyword = self._parameter_names(args, kwargs)
         # Every call is encoded here, and most have no keywords (many no arguments at all):
         # an empty comprehension still costs a function call and a zip, so skip those.
