@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils.module_loading import module_has_submodule
 
 from dlq.backends import build_backend, import_path
+from dlq.core.clock import utc_now
 from dlq.core.execution import JobRunner
 from dlq.core.protocols import Backend, BackendContext
 from dlq.core.registry import TaskRegistry, default_registry
@@ -38,11 +39,7 @@ from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
 from dlq.exceptions import ConfigurationError, NotReadyError, Problem
 
-__all__ = ["DjangoRuntime", "get_runtime", "queue_settings", "utc_now"]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["DjangoRuntime", "get_runtime", "queue_settings"]
 
 
 class DjangoRuntime:

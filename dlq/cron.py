@@ -30,7 +30,8 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from dlq.backends._claims import ClaimTable
-from dlq.conf import DjangoRuntime, utc_now
+from dlq.conf import DjangoRuntime
+from dlq.core.clock import utc_now
 from dlq.core.protocols import Clock, SupportsClaim, SupportsCronHistory
 from dlq.core.scheduler import (
     CronScheduler,

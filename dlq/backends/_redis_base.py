@@ -41,7 +41,8 @@ from dlq.backends._redis_scripts import (
 )
 from dlq.backends._redis_slot_state import Tuning
 from dlq.backends._redis_slots import SlotWorker
-from dlq.core.protocols import BackendContext, Clock, ProgressCallback
+from dlq.core.clock import utc_now
+from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
 from dlq.core.settings import QueueSettings
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job, encode_job, encode_jobs
@@ -55,10 +56,6 @@ __all__ = ["RedisBackendBase"]
 _ENQUEUE_CHUNK = 1000
 #: Enqueueing retries a lost connection 5 times, backing off from 0.1 s to 1 s (~2.5 s in all).
 _ENQUEUE_RETRY = (ExponentialBackoff(cap=1.0, base=0.05), 5)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class RedisBackendBase:
@@ -75,7 +72,7 @@ class RedisBackendBase:
         self,
         settings: QueueSettings,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         logger: logging.Logger | None = None,
         tuning: Tuning | None = None,
     ) -> None:
@@ -150,7 +147,10 @@ class RedisBackendBase:
                     error = backend_error(exc, self._target, doing())
                     raise error from error.__cause__
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
+    ) -> Job | None:
+        # TODO(stop path): honour ``stop`` in the blocking pop (issue #14, item 5).
         return self._worker.dequeue(queue, worker_number, timeout_s)
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from dlq.core.protocols import BackendContext
+from dlq.core.protocols import BackendContext, StopSignal
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
 
@@ -39,7 +39,9 @@ class DebugWebBackend:
         for job in jobs:
             self.enqueue(job, queue)
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
+    ) -> Job | None:
         return None
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:

@@ -14,18 +14,22 @@ In a test::
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from dlq.backends._claims import ClaimTable
-from dlq.core.protocols import BackendContext, Clock, ProgressCallback
+from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Outcome, Rejected, TimedOut
 from dlq.exceptions import PayloadError
 
 __all__ = ["InMemoryBackend"]
+
+#: How often a waiting dequeue looks at its stop signal.
+_STOP_CHECK_S = 0.02
 
 
 class InMemoryBackend:
@@ -65,9 +69,20 @@ class InMemoryBackend:
             self._queues[queue].extend(job.encode() for job in jobs)
             self._changed.notify_all()
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
+    ) -> Job | None:
+        deadline = time.monotonic() + max(0.0, timeout_s)
         with self._changed:
-            self._changed.wait_for(lambda: self._ready(queue), timeout_s)
+            # In slices: a stop comes from a signal handler, which may not notify a
+            # condition (it could be waiting for the lock its own thread holds).
+            while not self._ready(queue) and not (stop is not None and stop.is_set()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(min(remaining, _STOP_CHECK_S))
+            if stop is not None and stop.is_set():
+                return None
             while self._ready(queue):
                 raw = self._queues[queue].popleft()
                 try:

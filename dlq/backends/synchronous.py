@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 
 from dlq.backends._claims import ClaimTable
-from dlq.core.protocols import BackendContext, Clock
+from dlq.core.protocols import BackendContext, Clock, StopSignal
+from dlq.core.waiting import wait_for_stop
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Outcome
 
@@ -39,9 +39,11 @@ class SynchronousBackend:
         for job in jobs:
             self.enqueue(job, queue)
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
+    ) -> Job | None:
         # Nothing ever waits here; a worker pointed at this backend just idles.
-        threading.Event().wait(timeout_s)
+        wait_for_stop(stop, timeout_s)
         return None
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Middleware",
     "ProgressCallback",
     "Runtime",
+    "StopSignal",
     "SupportsClaim",
     "SupportsClear",
     "SupportsCronHistory",
@@ -42,6 +43,22 @@ Clock = Callable[[], datetime]
 
 #: Called as ``progress(done, total)`` by long operations.
 ProgressCallback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class StopSignal(Protocol):
+    """A worker's request to stop, which a backend's blocking wait must honour.
+
+    It is set from a signal handler, so it is never an exception: a backend checks
+    :meth:`is_set` before it starts a wait, and waits on :meth:`fileno` (readable once the
+    signal is set, and readable from then on) beside whatever else it waits on (a socket,
+    a timer), returning ``None`` from ``dequeue`` as soon as it becomes readable.
+    ``dlq.worker.wakeup.StopFlag`` is the implementation workers use.
+    """
+
+    def is_set(self) -> bool: ...
+
+    def fileno(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -69,8 +86,14 @@ class Backend(Protocol):
     def bulk_enqueue(self, jobs: Sequence[Job], queue: str) -> None:
         """Enqueue ``jobs`` in order, in as few round trips as the store allows."""
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
-        """The next job for this worker slot, waiting up to ``timeout_s``; None if none came."""
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
+    ) -> Job | None:
+        """The next job for this worker slot, waiting up to ``timeout_s``; None if none came.
+
+        Returns None at once, without taking a job, when ``stop`` is set or becomes set
+        while it waits (see :class:`StopSignal`).
+        """
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
         """``job`` (as dequeued) has finished with ``outcome``; forget it or keep it as dead."""

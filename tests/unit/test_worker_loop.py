@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dlq.backends.memory import InMemoryBackend
+from dlq.core.protocols import StopSignal
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome, Succeeded, TimedOut
 from dlq.worker.channel import (
@@ -88,7 +89,14 @@ def test_it_stops_between_jobs_when_asked() -> None:
 
 def test_a_stop_interrupts_the_wait_for_a_job() -> None:
     class Interrupted(InMemoryBackend):
-        def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+        def dequeue(
+            self,
+            queue: str,
+            worker_number: int,
+            timeout_s: float,
+            *,
+            stop: StopSignal | None = None,
+        ) -> Job | None:
             assert loop.waiting
             raise StopWorker
 
