@@ -2,7 +2,9 @@
 
 - :mod:`~dlq.worker.supervisor`: the runner's loop; one forked child per worker slot.
 - :mod:`~dlq.worker.child`, :mod:`~dlq.worker.loop`: what a worker process runs.
-- :mod:`~dlq.worker.channel`: what a worker tells its supervisor (which job started when).
+- :mod:`~dlq.worker.board`: which job each worker runs since when, in memory shared with
+  the supervisor; :mod:`~dlq.worker.channel`: what else a worker tells it, over a pipe.
+- :mod:`~dlq.worker.stop_flag`: how a worker is asked to stop (a flag, never an exception).
 - :mod:`~dlq.worker.children`, :mod:`~dlq.worker.slots`: forking, reaping, and what an
   exit means; :mod:`~dlq.worker.backoff`: restart delays of crashing workers.
 - :mod:`~dlq.worker.stopping`: what a graceful stop does to each child.

@@ -5,7 +5,8 @@ sleeping. A worker that crashes once is restarted at once (a slot back at work i
 milliseconds is the point of forking); one that crashes again and again waits 0.1 s,
 0.2 s, 0.4 s ... up to 30 s, so a task that kills its process or a backend that is down
 cannot spin the CPU. A worker that then stays up for a healthy minute is forgiven, and
-its next crash restarts it at once again. Recycling (after ``JOBS_PER_WORKER`` jobs or above the memory
+its next crash restarts it at once again, and so is one that finished a job before it
+crashed. Recycling (after ``JOBS_PER_WORKER`` jobs or above the memory
 ceiling) and timeout kills are not crashes and do not go through here.
 """
 
@@ -45,12 +46,14 @@ class RestartBackoff:
         exponent = min(crashes - 2, 64)
         return float(min(self.max_s, self.initial_s * self.factor**exponent))
 
-    def crashed(self, started_at: float, now: float) -> float:
+    def crashed(self, started_at: float, now: float, *, jobs_done: int = 0) -> float:
         """A process started at ``started_at`` crashed at ``now``: the delay before the next.
 
-        A process that had been up for ``healthy_after_s`` starts a new count.
+        A process that had been up for ``healthy_after_s``, or that finished a job
+        (``jobs_done``) before it crashed, starts a new count: the slot makes progress,
+        so a poison job now and then among good ones never builds up a long wait.
         """
-        if now - started_at >= self.healthy_after_s:
+        if jobs_done > 0 or now - started_at >= self.healthy_after_s:
             self.crashes = 0
         self.crashes += 1
         return self.delay_s(self.crashes)

@@ -1,15 +1,17 @@
-"""What a worker process tells its supervisor, over a pipe of its own.
+"""What a worker process tells its supervisor over a pipe of its own, besides the board.
 
-The supervisor, not the worker, enforces timeouts: a job that blocks signals or sits in
-C code cannot stop a SIGKILL from another process. To do that the supervisor must know
-which job started when, and must hold the job itself so that it can acknowledge it as
-``TimedOut`` after the kill. So the worker writes one line of JSON when a job starts
-(the job, its exact payload, and the worker's ``time.monotonic()``, which is one clock
-for every process on the machine) and one when it finishes.
+Which job each worker runs, and since when, is on the job board (:mod:`dlq.worker.board`),
+written for every job without a system call. Two things need more than a fixed-size
+record, and come down this pipe as lines of JSON:
 
-Each worker has its own pipe and is its only writer, so lines never interleave; a pipe
-(unlike shared memory) also tells the supervisor, by its end of file, that the worker is
-gone.
+- :class:`JobStarted`, for a job with a timeout: the supervisor, not the worker, enforces
+  timeouts (a job that blocks signals or sits in C code cannot stop a SIGKILL from
+  another process), and after the kill it must hand the job itself, with the exact bytes
+  it was dequeued as, to the backend as ``TimedOut``.
+- :class:`WorkerExiting`: why the worker leaves on purpose.
+
+Each worker has its own pipe and is its only writer, so lines never interleave; the
+pipe also tells the supervisor, by its end of file, that the worker is gone.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from dlq.domain.envelope import Job, decode_job
 __all__ = [
     "ChannelReader",
     "ChannelWriter",
-    "JobFinished",
     "JobStarted",
     "Message",
     "WorkerExiting",
@@ -35,21 +36,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class JobStarted:
+    """A job with a timeout starts: what the supervisor acknowledges if it must kill it."""
+
     job: Job
     #: ``time.monotonic()`` in the worker just before the job was handed to its task.
     started_at: float
 
     @staticmethod
-    def worth_reporting(job: Job) -> bool:
-        """Whether the supervisor may have to kill this job (a timeout, sigkill_on_stop)."""
-        return bool(job.timeout) or job.sigkill_on_stop
-
-
-@dataclass(frozen=True, slots=True)
-class JobFinished:
-    """The job ended on its own; ``outcome`` is the outcome's class name."""
-
-    outcome: str
+    def needed_for(job: Job) -> bool:
+        """Whether the supervisor may have to acknowledge ``job`` itself (it has a timeout;
+        a timeout of 0 means none, as upstream)."""
+        return bool(job.timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +57,7 @@ class WorkerExiting:
     jobs_done: int
 
 
-Message: TypeAlias = JobStarted | JobFinished | WorkerExiting
+Message: TypeAlias = JobStarted | WorkerExiting
 
 
 def _encode(message: Message) -> bytes:
@@ -74,8 +71,6 @@ def _encode(message: Message) -> bytes:
             "job": job.encode().decode("utf-8"),
             "raw": None if job.raw is None else base64.b64encode(job.raw).decode("ascii"),
         }
-    elif isinstance(message, JobFinished):
-        data = {"event": "finished", "outcome": message.outcome}
     else:
         data = {"event": "exiting", "reason": message.reason, "jobs_done": message.jobs_done}
     return json.dumps(data, separators=(",", ":")).encode("utf-8") + b"\n"
@@ -83,8 +78,6 @@ def _encode(message: Message) -> bytes:
 
 def _decode(line: bytes) -> Message:
     data = json.loads(line)
-    if data["event"] == "finished":
-        return JobFinished(str(data["outcome"]))
     if data["event"] == "exiting":
         return WorkerExiting(str(data["reason"]), int(data["jobs_done"]))
     job = decode_job(data["job"])

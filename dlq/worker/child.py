@@ -10,6 +10,8 @@ Signals, as a child sees them:
 
 SIGTERM (sent by the supervisor on a graceful stop)
     while waiting for a job: leave at once; while running one: finish it, then leave.
+    The handler only sets a :class:`~dlq.worker.stop_flag.StopFlag`, which the backend's
+    wait watches: nothing is ever raised into a job or into backend I/O.
 SIGINT
     ignored: Ctrl-C reaches every process of the terminal's group, and the supervisor
     turns it into the graceful stop above.
@@ -34,10 +36,12 @@ from dlq.core.protocols import Backend, SupportsRelease
 from dlq.domain.allocation import WorkerSlot
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome, Succeeded
-from dlq.worker.channel import ChannelWriter, JobFinished, JobStarted, WorkerExiting
+from dlq.worker.board import Board
+from dlq.worker.channel import ChannelWriter, JobStarted, WorkerExiting
 from dlq.worker.config import Scheduler, WorkerEnvironment, WorkerOptions
-from dlq.worker.loop import StopWorker, WorkerLoop
+from dlq.worker.loop import WorkerLoop
 from dlq.worker.process import rss_mb, set_parent_death_signal, set_title
+from dlq.worker.stop_flag import StopFlag
 
 __all__ = ["EXIT_OK", "GUARDED_SIGNALS", "enter_child", "scheduler_main", "worker_main"]
 
@@ -77,21 +81,22 @@ def worker_main(
     slot: WorkerSlot,
     index: int,
     channel: ChannelWriter,
+    board: Board,
     env: WorkerEnvironment,
     options: WorkerOptions,
     *,
     restarts: int = 0,
     timeouts: int = 0,
 ) -> int:
-    """Serve ``slot`` until stopped or due for recycling; returns the exit status."""
-    loop: WorkerLoop | None = None
-    stopping = False
+    """Serve ``slot`` until stopped or due for recycling; returns the exit status.
+
+    ``index`` is the slot's position in the runner (its metrics port offset and its
+    record on ``board``).
+    """
+    stop = StopFlag()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        if loop is not None and loop.waiting:
-            raise StopWorker
+        stop.set()
 
     runner_pid = os.getppid()
     env.after_fork()
@@ -103,15 +108,16 @@ def worker_main(
     touchfile = None if options.touchfile is None else options.touchfile.replace("%s", slot.queue)
 
     def on_start(job: Job) -> None:
-        if JobStarted.worth_reporting(job):
-            channel.send(JobStarted(job, time.monotonic()))
+        now = time.monotonic()
+        if JobStarted.needed_for(job):
+            channel.send(JobStarted(job, now))
+        board.started(index, job, now)
         # The task's path only: a job's arguments may hold personal data, and every user
         # of the machine can read process titles.
         set_title(f"dlq worker {name} running {job.path}")
 
     def on_finish(job: Job, outcome: Outcome) -> None:
-        if JobStarted.worth_reporting(job):
-            channel.send(JobFinished(type(outcome).__name__))
+        board.finished(index)
 
     def after_job(job: Job, outcome: Outcome) -> None:
         if observe is not None:
@@ -130,8 +136,9 @@ def worker_main(
         memory_limit_mb=options.memory_limit_mb,
         rss_mb=rss_mb,
         idle_timeout_s=options.idle_timeout_s,
+        stop=stop,
         # The parent-death signal's fallback, between jobs (the watchdog covers the rest).
-        should_stop=lambda: stopping or os.getppid() != runner_pid,
+        should_stop=lambda: os.getppid() != runner_pid,
         on_idle=lambda: set_title(f"dlq worker {name} idle"),
         on_start=on_start,
         on_finish=on_finish,

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from dlq.worker.channel import ChannelReader, ChannelWriter, JobFinished, JobStarted
+from dlq.domain.envelope import Job
+from dlq.worker.board import Board, RunningJob
+from dlq.worker.channel import ChannelReader, ChannelWriter, JobStarted
 from dlq.worker.child import GUARDED_SIGNALS, enter_child
 
 __all__ = ["EXIT_CRASHED", "Child", "ExitStatus", "KillReason", "spawn"]
@@ -62,25 +64,33 @@ class Child:
     reader: ChannelReader | None
     #: When it was forked (supervisor's monotonic clock).
     started_at: float
-    #: The job it is running: started and not yet reported finished (only jobs with a
-    #: timeout or sigkill_on_stop are reported: see dlq.worker.channel).
-    job: JobStarted | None = None
-    #: As the worker reported when it left on purpose; 0 if it did not say.
+    #: Where a worker child writes what it runs, and its record's index (None: no board).
+    board: Board | None = None
+    board_index: int = 0
+    #: The job it is running, as of the last :meth:`read`.
+    job: RunningJob | None = None
+    #: The last job with a timeout it reported in full (see dlq.worker.channel).
+    timed: JobStarted | None = None
+    #: Jobs it has finished, as of the last :meth:`read`.
     jobs_done: int = 0
     kill_reason: KillReason | None = None
     killed_at: float | None = field(default=None)
 
     def read(self) -> None:
-        """Take in whatever the child has reported."""
-        if self.reader is None:
-            return
-        for message in self.reader.read():
-            if isinstance(message, JobStarted):
-                self.job = message
-            elif isinstance(message, JobFinished):
-                self.job = None
-            else:
-                self.jobs_done = message.jobs_done
+        """Take in what the child has reported and what its board record says now."""
+        if self.reader is not None:
+            for message in self.reader.read():
+                if isinstance(message, JobStarted):
+                    self.timed = message
+        if self.board is not None:
+            entry = self.board.read(self.board_index)
+            self.job, self.jobs_done = entry.running, entry.jobs_done
+
+    def running_payload(self) -> Job | None:
+        """The running job as dequeued, when the child sent it whole (it has a timeout)."""
+        if self.job is None or self.timed is None or self.timed.job.id != self.job.id:
+            return None
+        return self.timed.job
 
     def kill(self, reason: KillReason, now: float) -> None:
         """SIGKILL it; the first reason given is the one kept."""
@@ -119,6 +129,8 @@ def spawn(
     close_fds: Iterable[int],
     logger: logging.Logger,
     with_channel: bool = True,
+    board: Board | None = None,
+    board_index: int = 0,
 ) -> Child:
     """Fork a child that runs ``main`` and exits with its status; never returns in the child.
 
@@ -151,7 +163,13 @@ def spawn(
     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     if with_channel:
         os.close(write_fd)
-    return Child(pid, ChannelReader(read_fd) if with_channel else None, now)
+    return Child(
+        pid,
+        ChannelReader(read_fd) if with_channel else None,
+        now,
+        board=board,
+        board_index=board_index,
+    )
 
 
 def _flush() -> None:

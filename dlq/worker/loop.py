@@ -13,22 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from dlq.core.protocols import Backend
+from dlq.core.protocols import Backend, StopSignal
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
 
-__all__ = ["StopReason", "StopWorker", "WorkerLoop"]
+__all__ = ["StopReason", "WorkerLoop"]
 
 #: Why :meth:`WorkerLoop.run` returned.
 StopReason: TypeAlias = Literal["stopped", "max_jobs", "memory"]
-
-
-class StopWorker(BaseException):
-    """Raised by a worker's signal handler to leave a blocking ``dequeue`` at once.
-
-    A ``BaseException`` so that no ``except Exception`` in a backend swallows it. The
-    handler raises it only while :attr:`WorkerLoop.waiting` is true, never inside a job.
-    """
 
 
 def _never() -> bool:
@@ -61,6 +53,10 @@ class WorkerLoop:
     rss_mb: Callable[[], float | None] = _no_memory
     #: How long one ``dequeue`` waits; between waits ``should_stop`` is asked again.
     idle_timeout_s: float = 5.0
+    #: Set (by a signal handler, say) to stop: an idle worker's wait ends at once, a busy
+    #: one finishes its job first. Nothing is ever raised into the loop or the backend.
+    stop: StopSignal | None = None
+    #: Asked between jobs too, for reasons to stop that set no signal (a vanished runner).
     should_stop: Callable[[], bool] = _never
     #: Called with nothing to do, before each wait for a job.
     on_idle: Callable[[], None] = lambda: None
@@ -71,14 +67,12 @@ class WorkerLoop:
     on_finish: Callable[[Job, Outcome], None] = _no_outcome_hook
     #: Called after the job was acknowledged (metrics, the touch file, Django's clean-up).
     after_job: Callable[[Job, Outcome], None] = _no_outcome_hook
-    #: True only while blocked in ``dequeue``: the one moment a stop may interrupt.
-    waiting: bool = field(default=False, init=False)
     jobs_done: int = field(default=0, init=False)
 
     def run(self) -> StopReason:
         """Runs jobs until told to stop or due for recycling; says which."""
         while True:
-            if self.should_stop():
+            if (self.stop is not None and self.stop.is_set()) or self.should_stop():
                 return "stopped"
             if self.max_jobs is not None and self.jobs_done >= self.max_jobs:
                 self.logger.info(
@@ -91,13 +85,9 @@ class WorkerLoop:
             if self._over_memory():
                 return "memory"
             self.on_idle()
-            try:
-                self.waiting = True
-                job = self.backend.dequeue(self.queue, self.worker_number, self.idle_timeout_s)
-            except StopWorker:
-                return "stopped"
-            finally:
-                self.waiting = False
+            job = self.backend.dequeue(
+                self.queue, self.worker_number, self.idle_timeout_s, stop=self.stop
+            )
             if job is None:
                 continue
             self.on_start(job)

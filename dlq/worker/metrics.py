@@ -18,7 +18,8 @@ The runner serves, on ``PROMETHEUS_START_PORT``, upstream's ``/worker_config`` (
 JSON a Prometheus ``http_sd`` or file-based service discovery reads: one target per
 worker, labelled with its queue and number) and at any other path:
 ``dlq_queue_length{queue}``, ``dlq_queue_paused{queue}`` (read from the backend when
-scraped), ``dlq_workers_running`` and the two per-slot counters above.
+scraped), ``dlq_workers_running``, ``dlq_workers_busy`` (running a job) and the two
+per-slot counters above.
 """
 
 from __future__ import annotations
@@ -126,7 +127,10 @@ class SlotStats:
     slot: WorkerSlot
     restarts: int
     timeouts: int
+    #: A worker process is alive.
     running: bool
+    #: It runs a job (as of the supervisor's last look at the job board).
+    busy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +190,18 @@ class _RunnerCollector(Collector):
         restarts = CounterMetricFamily(
             "dlq_worker_restarts", "Times a worker slot's process was started again", labels=labels
         )
-        running = 0
+        running = busy = 0
         for slot_stats in self._slot_stats():
             values = [slot_stats.slot.queue, str(slot_stats.slot.number)]
             timeouts.add_metric(values, slot_stats.timeouts)
             restarts.add_metric(values, slot_stats.restarts)
             running += slot_stats.running
+            busy += slot_stats.busy
         workers = GaugeMetricFamily("dlq_workers_running", "Worker processes alive")
         workers.add_metric([], running)
-        return [length, paused, timeouts, restarts, workers]
+        working = GaugeMetricFamily("dlq_workers_busy", "Worker processes running a job")
+        working.add_metric([], busy)
+        return [length, paused, timeouts, restarts, workers, working]
 
 
 class _RunnerHandler(MetricsHandler):

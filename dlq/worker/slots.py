@@ -73,7 +73,7 @@ class CronState:
 
 def job_deadline(child: Child | None) -> float | None:
     """When the child's current job overruns; None if it runs none, or one without a timeout."""
-    if child is None or child.job is None or not child.job.job.timeout:
+    if child is None or child.job is None or not child.job.timeout_s:
         # A timeout of 0 means none, as upstream (where alarm(0) cancels the alarm).
         return None
-    return child.job.started_at + child.job.job.timeout
+    return child.job.started_at + child.job.timeout_s

@@ -36,8 +36,8 @@ def begin_stop(
         if worker is None:
             if state.lease is not None:
                 state.lease.release()
-        elif worker.job is not None and worker.job.job.sigkill_on_stop:
-            logger.info("Killing %s on %s: it is sigkill_on_stop", worker.job.job, state.slot)
+        elif worker.job is not None and worker.job.sigkill_on_stop:
+            logger.info("Killing %s on %s: it is sigkill_on_stop", worker.job, state.slot)
             worker.kill("stop", now)
         else:
             # Idle, it leaves at once; busy, it finishes the job first.
@@ -56,7 +56,7 @@ def kill_at_deadline(
 ) -> None:
     for state in slots:
         if state.child is not None:
-            what = f" and its job {state.child.job.job}" if state.child.job else ""
+            what = f" and its job {state.child.job}" if state.child.job else ""
             logger.warning(
                 "Shutdown deadline of %ss passed: killing worker %s%s", deadline_s, state.slot, what
             )

@@ -1,7 +1,8 @@
 """The runner's supervising loop: one child process per worker slot, kept alive and in line.
 
-One thread, one loop. Each pass it reads what the workers report over their pipes
-(which job started when), reaps the children that exited, SIGKILLs any whose job ran
+One thread, one loop. Each pass it reads what the workers report (which job each runs
+since when: the job board, :mod:`dlq.worker.board`; jobs with a timeout and exits: their
+pipes), reaps the children that exited, SIGKILLs any whose job ran
 past its ``timeout`` and acknowledges that job as ``TimedOut``, renews its slot leases,
 and starts (or restarts, after a back-off if the slot is crash-looping) the workers
 that are due. Staying single-threaded is deliberate: the runner forks its workers, and
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from dlq.core.protocols import Backend
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import TimedOut
+from dlq.worker.board import Board
 from dlq.worker.channel import ChannelWriter
 from dlq.worker.child import scheduler_main, worker_main
 from dlq.worker.children import Child, ExitStatus, spawn
@@ -61,6 +63,7 @@ class Supervisor:
         self._queues = sorted({slot.queue for slot in options.slots})
         self._cron = CronState() if options.scheduler is not None else None
         self._waker = Waker()
+        self._board = Board(len(self._slots))
         self._signals_handled = 0
         self._stop_started_at: float | None = None
         self._deadline_passed = False
@@ -103,15 +106,17 @@ class Supervisor:
             if self._metrics is not None:
                 self._metrics.close()
             self._waker.close()
+            self._board.close()
 
     def _tick(self) -> None:
         for fd in self._waker.wait(self._sleep_s(self._clock())):
             if self._metrics is not None and fd == self._metrics.fileno():
                 self._metrics.handle()
         now = self._clock()
+        # Children first: a stop acts on what each worker runs now.
+        self._read_children(now)
         if self._waker.stop_signals != self._signals_handled:
             self._on_stop_signal(now)
-        self._read_children(now)
         self._reap(now)
         self._enforce_timeouts(now)
         # Leases are renewed while stopping too: a worker finishing its job after SIGTERM
@@ -154,7 +159,13 @@ class Supervisor:
         from dlq.worker.metrics import SlotStats
 
         return [
-            SlotStats(state.slot, state.restarts, state.timeouts, state.child is not None)
+            SlotStats(
+                state.slot,
+                state.restarts,
+                state.timeouts,
+                running=state.child is not None,
+                busy=state.child is not None and state.child.job is not None,
+            )
             for state in self._slots
         ]
 
@@ -208,7 +219,7 @@ class Supervisor:
                 # until the exit is reaped.
                 self._waker.unregister(child.reader.fd)
             job = child.job
-            if self._stopping and job and job.job.sigkill_on_stop and not child.kill_reason:
+            if self._stopping and job and job.sigkill_on_stop and not child.kill_reason:
                 # It started just as the stop began: it is killed like the others.
                 child.kill("stop", now)
 
@@ -222,9 +233,9 @@ class Supervisor:
                 continue
             self._logger.error(
                 "Job %s on worker %s timed out after %ss; killing its process (pid %d)",
-                child.job.job,
+                child.job,
                 state.slot,
-                child.job.job.timeout,
+                child.job.timeout_s,
                 child.pid,
             )
             child.kill("timeout", now)
@@ -251,7 +262,7 @@ class Supervisor:
                 cron.child = None
 
     def _after_exit(self, state: SlotState, child: Child, status: ExitStatus, now: float) -> None:
-        started = child.job  # a job it started and did not report finished
+        started = child.job  # a job it started and did not finish
         verdict = judge_exit(
             kill_reason=child.kill_reason,
             stopping=self._stopping,
@@ -261,15 +272,23 @@ class Supervisor:
         )
         if verdict == "timed_out":
             state.timeouts += 1
+            payload = child.running_payload()
             if started is None:
                 self._logger.info("The job on worker %s finished just as it timed out", state.slot)
+            elif payload is None:
+                self._logger.error(
+                    "Cannot record that %s timed out on %s: its worker did not report it in"
+                    " full; the backend treats it as a delivery that did not finish",
+                    started,
+                    state.slot,
+                )
             else:
                 # Before the slot restarts, so that its next worker finds the job settled.
-                self._acknowledge(state, started.job, TimedOut(float(started.job.timeout or 0)))
+                self._acknowledge(state, payload, TimedOut(float(started.timeout_s or 0)))
         elif verdict == "stopped":
             if started is not None:
                 self._logger.warning(
-                    "Worker %s was stopped (%s) while running %s", state.slot, status, started.job
+                    "Worker %s was stopped (%s) while running %s", state.slot, status, started
                 )
             else:
                 self._logger.info("Worker %s has exited", state.slot)
@@ -278,8 +297,8 @@ class Supervisor:
         elif verdict == "recycled":
             state.backoff.exited_cleanly(child.started_at, now)
         elif verdict == "crashed":
-            delay = state.backoff.crashed(child.started_at, now)
-            during = f" while running {started.job}" if started is not None else ""
+            delay = state.backoff.crashed(child.started_at, now, jobs_done=child.jobs_done)
+            during = f" while running {started}" if started is not None else ""
             self._logger.error(
                 "Worker %s died (%s)%s; restarting it %s",
                 state.slot,
@@ -336,13 +355,15 @@ class Supervisor:
                 state.slot,
                 state.index,
                 channel,
+                self._board,
                 self._env,
                 self._options.worker,
                 restarts=restarts,
                 timeouts=timeouts,
             )
 
-        state.child = self._spawn(main, now)
+        self._board.reset(state.index)
+        state.child = self._spawn(main, now, board_index=state.index)
         self._logger.info(
             "%s worker %s (pid %d)",
             "Restarted" if restarts else "Started",
@@ -351,7 +372,12 @@ class Supervisor:
         )
 
     def _spawn(
-        self, main: Callable[[ChannelWriter | None], int], now: float, *, with_channel: bool = True
+        self,
+        main: Callable[[ChannelWriter | None], int],
+        now: float,
+        *,
+        with_channel: bool = True,
+        board_index: int = 0,
     ) -> Child:
         self._env.before_fork()
         # Backends dropped by before_fork() may sit in reference cycles, their sockets
@@ -372,7 +398,13 @@ class Supervisor:
             if child.reader is not None and not child.reader.closed
         ]
         child = spawn(
-            main, now=now, close_fds=own_fds, logger=self._logger, with_channel=with_channel
+            main,
+            now=now,
+            close_fds=own_fds,
+            logger=self._logger,
+            with_channel=with_channel,
+            board=self._board if board_index else None,
+            board_index=board_index,
         )
         if child.reader is not None:
             self._waker.register(child.reader.fd)

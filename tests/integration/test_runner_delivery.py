@@ -84,7 +84,9 @@ def test_a_crashing_worker_is_restarted_at_once_then_with_a_growing_back_off(lab
     runner.send(signal.SIGTERM)
     assert runner.wait() == 0
 
-    pattern = r"died \(exit code 3\); restarting it (at once|in \S+)"
+    # Every job start reaches the runner, so it says which job each crash happened in.
+    pattern = r"died \(exit code 3\) while running tests\.testapp\.tasks\.crash \[\w+\];"
+    pattern += r" restarting it (at once|in \S+)"
     assert re.findall(pattern, runner.log()) == ["at once", "in 0.1s", "in 0.2s"]
 
 

@@ -115,5 +115,11 @@ def test_the_runner_and_each_worker_serve_metrics(lab: Lab) -> None:
     )
     worker = _samples(base + 1)
     assert worker[("dlq_job_duration_seconds_count", (("queue", "default"), ("task", task)))] == 1
+    # (The runner looks at its workers every tenth of a second: wait for it.)
+    wait_until(lambda: _samples(base).get(("dlq_workers_busy", ())) == 0.0, what="idle workers")
+
+    # A job without a timeout still shows as a busy worker: every job start is seen.
+    lab.enqueue("record_slowly_killable", "busy", 60.0, sigkill_on_stop=True)
+    wait_until(lambda: _samples(base).get(("dlq_workers_busy", ())) == 1.0, what="a busy worker")
     runner.send(signal.SIGTERM)
     assert runner.wait() == 0

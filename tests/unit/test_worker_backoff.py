@@ -27,6 +27,17 @@ def test_a_healthy_minute_forgives_earlier_crashes() -> None:
     assert backoff.crashed(started_at=160.0, now=161.0) == pytest.approx(0.1)
 
 
+def test_a_job_finished_between_crashes_forgives_them() -> None:
+    # Two poison jobs fifty good jobs apart: the slot made progress, so the second crash
+    # restarts it at once instead of after a wait that grew with every earlier crash.
+    backoff = RestartBackoff()
+    for _ in range(8):
+        backoff.crashed(started_at=0.0, now=1.0)
+    assert backoff.crashed(started_at=1.0, now=2.0, jobs_done=50) == 0.0
+    assert backoff.crashed(started_at=2.0, now=2.1) == pytest.approx(0.1)
+    assert backoff.crashed(started_at=2.1, now=2.2, jobs_done=0) == pytest.approx(0.2)
+
+
 def test_a_clean_recycle_after_a_healthy_run_forgives_too() -> None:
     backoff = RestartBackoff()
     backoff.crashed(started_at=0.0, now=1.0)

@@ -7,21 +7,18 @@ import threading
 import time
 from datetime import UTC, datetime
 
-import pytest
-
 from dlq.backends.memory import InMemoryBackend
-from dlq.core.protocols import StopSignal
 from dlq.domain.envelope import Job
-from dlq.domain.outcome import Outcome, Succeeded, TimedOut
+from dlq.domain.outcome import Outcome, Succeeded
 from dlq.worker.channel import (
     ChannelReader,
     ChannelWriter,
-    JobFinished,
     JobStarted,
     Message,
     WorkerExiting,
 )
-from dlq.worker.loop import StopWorker, WorkerLoop
+from dlq.worker.loop import WorkerLoop
+from dlq.worker.stop_flag import StopFlag
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -87,23 +84,54 @@ def test_it_stops_between_jobs_when_asked() -> None:
     assert backend.length("default") == 1
 
 
-def test_a_stop_interrupts_the_wait_for_a_job() -> None:
-    class Interrupted(InMemoryBackend):
-        def dequeue(
-            self,
-            queue: str,
-            worker_number: int,
-            timeout_s: float,
-            *,
-            stop: StopSignal | None = None,
-        ) -> Job | None:
-            assert loop.waiting
-            raise StopWorker
+def test_a_stop_set_before_the_wait_ends_it_at_once_and_takes_no_job() -> None:
+    # The race a signal-raised exception had: the stop lands after the loop's check and
+    # before the backend starts waiting. The flag's descriptor stays readable, so the wait
+    # that follows returns at once.
+    backend = InMemoryBackend(_now)
+    flag = StopFlag()
+    checked = threading.Event()
 
-    loop = WorkerLoop(Interrupted(_now), "default", 1, _succeed)
+    def stop_right_after_the_check() -> bool:
+        if not checked.is_set():
+            checked.set()
+            flag.set()
+        return False
+
+    loop = WorkerLoop(backend, "default", 1, _succeed, idle_timeout_s=3600, stop=flag)
+    loop.should_stop = stop_right_after_the_check
+    done = threading.Event()
+
+    def run() -> None:
+        loop.run()
+        done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert done.wait(30), "an idle worker must leave at once when stopped"
+    thread.join()
+    backend.enqueue(_job(1), "default")
+    assert loop.jobs_done == 0
+    assert backend.length("default") == 1
+    flag.close()
+
+
+def test_a_stop_while_a_job_runs_lets_it_finish_first() -> None:
+    backend = InMemoryBackend(_now)
+    backend.bulk_enqueue([_job(1), _job(2)], "default")
+    flag = StopFlag()
+
+    def run_and_stop(job: Job) -> Outcome:
+        flag.set()  # as the signal handler does, in the middle of the job
+        return _succeed(job)
+
+    loop = WorkerLoop(backend, "default", 1, run_and_stop, idle_timeout_s=3600, stop=flag)
 
     assert loop.run() == "stopped"
-    assert not loop.waiting
+    assert loop.jobs_done == 1
+    assert backend.length("default") == 1
+    assert backend.in_progress("default") == {}
+    flag.close()
 
 
 def test_it_recycles_above_the_memory_limit_but_never_before_a_job() -> None:
@@ -126,15 +154,13 @@ def test_messages_cross_the_pipe_intact() -> None:
     legacy = Job(id="legacy-1", path="tests.testapp.tasks.add", args=(), kwargs={}, raw=raw)
 
     writer.send(JobStarted(job, 12.5))
-    writer.send(JobFinished("Succeeded"))
     messages = reader.read()
     writer.send(JobStarted(legacy, 1.0))
     messages += reader.read()
     assert messages[0] == JobStarted(job, 12.5)
-    assert messages[1] == JobFinished("Succeeded")
-    assert messages[2] == JobStarted(legacy, 1.0)
-    assert isinstance(messages[2], JobStarted)
-    assert messages[2].job.raw == raw  # the exact bytes the backend handed out
+    assert messages[1] == JobStarted(legacy, 1.0)
+    assert isinstance(messages[1], JobStarted)
+    assert messages[1].job.raw == raw  # the exact bytes the backend handed out
     assert isinstance(messages[0], JobStarted)
     assert messages[0].job.attempts == 1
 
@@ -164,18 +190,9 @@ def test_a_worker_leaving_says_why_and_how_many_jobs_it_ran() -> None:
     reader.close()
 
 
-def test_only_jobs_the_supervisor_may_kill_are_reported() -> None:
+def test_only_jobs_with_a_timeout_are_sent_whole() -> None:
     plain = Job.create("a.b", [], {}, now=datetime.now(UTC))
-    assert not JobStarted.worth_reporting(plain)
-    assert JobStarted.worth_reporting(plain.replace(timeout=5))
-    assert JobStarted.worth_reporting(plain.replace(sigkill_on_stop=True))
-
-
-@pytest.mark.parametrize("outcome", [Succeeded(1, 0.5), TimedOut(3.0)])
-def test_finished_names_the_outcome(outcome: Outcome) -> None:
-    read_fd, write_fd = os.pipe()
-    writer, reader = ChannelWriter(write_fd), ChannelReader(read_fd)
-    writer.send(JobFinished(type(outcome).__name__))
-    assert reader.read() == [JobFinished(type(outcome).__name__)]
-    writer.close()
-    reader.close()
+    assert not JobStarted.needed_for(plain)
+    assert not JobStarted.needed_for(plain.replace(timeout=0))
+    assert JobStarted.needed_for(plain.replace(timeout=5))
+    assert not JobStarted.needed_for(plain.replace(sigkill_on_stop=True))

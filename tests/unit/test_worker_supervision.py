@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from dlq.domain.allocation import WorkerSlot
-from dlq.domain.envelope import Job
-from dlq.worker.channel import JobStarted
+from dlq.worker.board import RunningJob
 from dlq.worker.children import Child, ExitStatus, KillReason
 from dlq.worker.metrics import worker_config
 from dlq.worker.slots import Verdict, job_deadline, judge_exit
@@ -55,8 +52,8 @@ def test_what_an_exit_means(
 def test_a_job_overruns_its_timeout_after_it_started(
     timeout: int | None, deadline: float | None
 ) -> None:
-    job = Job.create("a.b", [], {}, now=datetime(2026, 1, 1, tzinfo=UTC), timeout=timeout)
-    child = Child(pid=1, reader=None, started_at=0.0, job=JobStarted(job, 100.0))
+    job = RunningJob("0f", "a.b", started_at=100.0, timeout_s=timeout, sigkill_on_stop=False)
+    child = Child(pid=1, reader=None, started_at=0.0, job=job)
 
     assert job_deadline(child) == deadline
     assert job_deadline(Child(pid=1, reader=None, started_at=0.0)) is None
