@@ -9,6 +9,8 @@ from dlq.backends.memory import InMemoryBackend
 from dlq.conf import DjangoRuntime, get_runtime
 from tests.testapp import tasks
 
+pytest_plugins = ["dlq.testing"]
+
 # Hypothesis' timing checks are wall-clock assertions: on a shared, noisy machine they fail
 # for reasons that have nothing to do with the code under test.
 settings.register_profile("dlq", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,11 +4,12 @@ Jobs are kept as their JSON payloads, exactly as a Redis backend keeps them, so 
 that passes here exercises the same encoding. State lives in the instance (one per
 process through dlq's runtime); it is thread-safe and never shared between processes.
 
-In a test::
+In a test (see :mod:`dlq.testing` for the pytest fixture and assertions)::
 
-    backend = dlq.testing.backend()        # the configured InMemoryBackend
-    my_task(1, 2)
-    outcomes = dlq.testing.run_queued("default")
+    with dlq.testing.in_memory_queues():
+        my_task(1, 2)
+        dlq.testing.assert_enqueued(my_task, 1, 2)
+        outcomes = dlq.testing.run_queued("default")
 """
 
 from __future__ import annotations
@@ -214,7 +215,24 @@ class InMemoryBackend:
         with self._changed:
             return {n: [job] for (name, n), job in self._in_progress.items() if name == queue}
 
-    # For tests
+    # For tests (see dlq.testing)
+
+    def queues(self) -> list[str]:
+        """The names of the queues that have jobs waiting, in order."""
+        with self._changed:
+            return sorted(name for name, waiting in self._queues.items() if waiting)
+
+    def waiting(self, queue: str) -> list[Job]:
+        """The jobs waiting in ``queue``, oldest first (undecodable payloads left out)."""
+        with self._changed:
+            raws = list(self._queues[queue])
+        jobs = []
+        for raw in raws:
+            try:
+                jobs.append(decode_job(raw))
+            except PayloadError:
+                continue
+        return jobs
 
     def run_queued(self, queue: str) -> list[Outcome]:
         """Run every job waiting in ``queue`` now, in order, through the shared path."""

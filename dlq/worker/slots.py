@@ -15,7 +15,7 @@ from dlq.worker.backoff import RestartBackoff
 from dlq.worker.children import Child, ExitStatus, KillReason
 from dlq.worker.leases import SlotLease
 
-__all__ = ["CronState", "SlotState", "Verdict", "job_deadline", "judge_exit"]
+__all__ = ["CronState", "ServedSlot", "Verdict", "job_deadline", "judge_exit"]
 
 #: ``timed_out``: its job overran and was killed; acknowledge the job, restart at once.
 #: ``lease_lost``: killed because another runner may hold the slot; wait for the lease.
@@ -47,7 +47,9 @@ def judge_exit(
 
 
 @dataclass
-class SlotState:
+class ServedSlot:
+    """A worker slot this runner serves: its process, lease, back-off and counts."""
+
     slot: WorkerSlot
     #: Position in this runner's slot list, from 1: the worker's metrics port offset.
     index: int

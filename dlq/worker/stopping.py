@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from dlq.worker.slots import CronState, SlotState
+from dlq.worker.slots import CronState, ServedSlot
 
 __all__ = ["begin_stop", "kill_at_deadline"]
 
 
 def begin_stop(
-    slots: Sequence[SlotState],
+    slots: Sequence[ServedSlot],
     cron: CronState | None,
     *,
     now: float,
@@ -47,7 +47,7 @@ def begin_stop(
 
 
 def kill_at_deadline(
-    slots: Sequence[SlotState],
+    slots: Sequence[ServedSlot],
     cron: CronState | None,
     *,
     now: float,

@@ -37,7 +37,7 @@ from dlq.worker.children import Child, ExitStatus, spawn
 from dlq.worker.config import SupervisorOptions, WorkerEnvironment
 from dlq.worker.leases import make_leases
 from dlq.worker.process import set_title
-from dlq.worker.slots import CronState, SlotState, job_deadline, judge_exit
+from dlq.worker.slots import CronState, ServedSlot, job_deadline, judge_exit
 from dlq.worker.stopping import begin_stop, kill_at_deadline
 from dlq.worker.wakeup import Waker
 
@@ -59,7 +59,7 @@ class Supervisor:
         self._env = env
         self._clock = clock
         self._logger = env.logger("dlq.runner")
-        self._slots = [SlotState(slot, index) for index, slot in enumerate(options.slots, 1)]
+        self._slots = [ServedSlot(slot, index) for index, slot in enumerate(options.slots, 1)]
         self._queues = sorted({slot.queue for slot in options.slots})
         self._cron = CronState() if options.scheduler is not None else None
         self._waker = Waker()
@@ -261,7 +261,7 @@ class Supervisor:
                     cron.next_start_at = now + delay
                 cron.child = None
 
-    def _after_exit(self, state: SlotState, child: Child, status: ExitStatus, now: float) -> None:
+    def _after_exit(self, state: ServedSlot, child: Child, status: ExitStatus, now: float) -> None:
         started = child.job  # a job it started and did not finish
         verdict = judge_exit(
             kill_reason=child.kill_reason,
@@ -309,7 +309,7 @@ class Supervisor:
             state.next_start_at = now + delay
         # "lease_lost": the lease logged it; the slot waits until it can be leased again.
 
-    def _acknowledge(self, state: SlotState, job: Job, outcome: TimedOut) -> None:
+    def _acknowledge(self, state: ServedSlot, job: Job, outcome: TimedOut) -> None:
         queue, number = state.slot.queue, state.slot.number
         try:
             self._backend(queue).acknowledge(queue, number, job, outcome)
@@ -344,7 +344,7 @@ class Supervisor:
             )
             self._logger.info("Started the cron scheduler (pid %d)", cron.child.pid)
 
-    def _start_worker(self, state: SlotState, now: float) -> None:
+    def _start_worker(self, state: ServedSlot, now: float) -> None:
         state.starts += 1
         restarts, timeouts = state.restarts, state.timeouts
 

@@ -23,6 +23,12 @@ def add(a: int, b: int = 0) -> int:
 
 
 @task(queue="other")
+def add_later(a: int) -> None:
+    """Enqueues ``add(a)`` on the default queue: a job that makes another."""
+    add(a)
+
+
+@task(queue="other")
 def untyped(first, second=None):  # type: ignore[no-untyped-def]  # upstream-style task on purpose
     CALLS.append(("untyped", (first, second)))
 
