@@ -66,7 +66,7 @@ def aware_datetimes() -> st.SearchStrategy[datetime]:
 
 
 # ---------------------------------------------------------------------------
-# Cron specs (dlq.domain.cron)
+# Cron specs (dlq.domain.cron.spec)
 # ---------------------------------------------------------------------------
 
 __all__ += ["cron_datetimes", "cron_field_inputs", "cron_field_sets", "cron_fields"]
@@ -141,10 +141,15 @@ def cron_datetimes() -> st.SearchStrategy[datetime]:
 
 
 # ---------------------------------------------------------------------------
-# Cron entries and the scheduler (dlq.domain.cron_entry, dlq.core.scheduler)
+# Cron entries, due minutes and the scheduler (dlq.domain.cron, dlq.core.scheduler)
 # ---------------------------------------------------------------------------
 
-__all__ += ["CRON_DST_CHANGES", "cron_entry_configs", "cron_zone_names", "instants_near_dst"]
+__all__ += [
+    "CRON_DST_CHANGES",
+    "cron_entry_configs",
+    "cron_zone_names",
+    "instants_near_dst",
+]
 
 #: Zones with daylight saving: whole hours (London, New York), half an hour (Lord Howe).
 _CRON_ZONES = ("UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from types import TracebackType
@@ -151,6 +151,7 @@ def task(
     sigkill_on_stop: bool = False,
     atomic: bool | None = None,
     *,
+    aliases: Sequence[str] = (),
     registry: TaskRegistry = default_registry,
 ) -> Callable[[Callable[P, R]], Task[P, R]]:
     """Define a task: calling the decorated function queues it to run in a worker.
@@ -163,7 +164,13 @@ def task(
     Arguments must be JSON, or be of a type the parameter's annotation lets pydantic
     encode (datetime, Decimal, UUID, Enum, pydantic models, dataclasses...). Options can
     be changed per call with ``fn.using(queue=..., timeout=..., sigkill_on_stop=...)``.
+
+    ``aliases``: other paths workers run this task for, such as where it was defined
+    before it moved, so that payloads queued under an old path still run.
     """
+
+    if isinstance(aliases, str):  # a str is a Sequence[str] too, one path per character
+        raise TypeError(f"aliases is a list or tuple of paths, not the string {aliases!r}")
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
         wrapped = Task(
@@ -174,7 +181,7 @@ def task(
             sigkill_on_stop=sigkill_on_stop,
             atomic=atomic,
         )
-        registry.register(cast(Task[..., object], wrapped))
+        registry.register(cast(Task[..., object], wrapped), aliases)
         return wrapped
 
     return decorate

@@ -17,9 +17,10 @@ from django.test import override_settings
 
 from dlq.backends._redis_base import RedisBackendBase
 from dlq.conf import DjangoRuntime
-from dlq.core.scheduler import CronScheduler, Firing, due_firings
-from dlq.cron import build_scheduler
-from dlq.domain.cron_entry import CronEntry, parse_cron_config
+from dlq.core.scheduler import CronScheduler
+from dlq.cron_jobs import build_scheduler
+from dlq.domain.cron.due import Firing, due_firings
+from dlq.domain.cron.entry import CronEntry, parse_cron_config
 from tests.integration.redis_fixtures import (  # noqa: F401  # fixtures
     SHARED_URL,
     make_backend,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlq.domain.cron import parse_field
-from dlq.domain.cron_entry import ENTRY_KEYS, CronEntry, parse_cron_config
+from dlq.domain.cron.entry import ENTRY_KEYS, CronEntry, parse_cron_config
+from dlq.domain.cron.spec import parse_field
 from dlq.exceptions import Problem
 from tests.strategies import cron_entry_configs
 
