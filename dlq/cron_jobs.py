@@ -233,6 +233,7 @@ def build_scheduler(
         configuration.entries,
         tz=cron_timezone(settings),
         catch_up_s=settings.CRON_CATCH_UP_S,
+        coalesce=settings.CRON_COALESCE,
         claims_for=claims_for,
         enqueue=enqueue,
         history_for=history_for,

@@ -1,21 +1,28 @@
-"""The cron scheduler loop: claims each due (entry, minute) and enqueues those it won.
+"""The cron scheduler loop: claims each due (entry, minute) and enqueues what it won.
 
 What is due, and how daylight saving moves it, is pure and lives in
 :mod:`dlq.domain.cron.due`; this module does the I/O, through protocols it is given.
 
 Never skip a minute: a tick works through every minute that started in ``(previous
 tick, now]``, so a tick that comes late (a busy thread, a GC pause, a suspended VM)
-still fires the minutes it slept through (up to :data:`MAX_STALL_S` back). When no
+still covers the minutes it slept through (up to :data:`MAX_STALL_S` back). When no
 scheduler ran at all (a deploy, a crash), a scheduler's first tick catches up the
 minutes of the last ``catch_up_s`` seconds and no more.
 
-Never double: every (entry, minute) is first *claimed* through the backend of the
+Run a missed entry once: with ``coalesce`` (``LIGHTWEIGHT_QUEUE_CRON_COALESCE``, on by
+default) the minutes an entry missed in one tick collapse into one job, enqueued at
+once and stamped with the latest of them; without it, each minute is a job of its own.
+In the usual tick, one minute long, both are the same.
+
+Never double: every due (entry, minute) is first *claimed* through the backend of the
 entry's queue (:class:`~dlq.core.protocols.SupportsClaim`: ``SET NX EX`` in Redis), under
-the key ``cron:<entry id>:<UTC minute>``. Only the scheduler that wins the claim
-enqueues, so two schedulers (a deploy overlap, two runners that both think they are
-machine 1, or ``CRON_ON_EVERY_MACHINE``) enqueue each pair once. A claim lives
-``catch_up_s`` plus :data:`CLAIM_MARGIN_S` seconds: at least half an hour longer than
-any scheduler can consider its minute due, for clocks that disagree.
+the key ``cron:<entry id>:<UTC minute>``, one claim per minute. A job is enqueued only by
+the scheduler that wins the claim of the minute it is stamped with, and the other
+minutes it stands for are claimed too, so two schedulers (a deploy overlap, two runners
+that both think they are machine 1, or ``CRON_ON_EVERY_MACHINE``) never enqueue a
+minute twice, and never enqueue one that the other's job already stood for. A claim
+lives ``catch_up_s`` plus :data:`CLAIM_MARGIN_S` seconds: at least half an hour longer
+than any scheduler can consider its minute due, for clocks that disagree.
 
 Time is a parameter: a tick takes ``now``, the loop is given a clock, a sleep and a stop
 event. Nothing here knows Django; :mod:`dlq.cron_jobs` builds a scheduler from the
@@ -33,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dlq.core.protocols import Clock, SupportsClaim, SupportsCronHistory
 from dlq.core.settings import PREFIX, QueueSettings
-from dlq.domain.cron.due import Firing, due_firings, require_aware
+from dlq.domain.cron.due import DueRun, Firing, due_runs, require_aware
 from dlq.domain.cron.entry import CronEntry
 from dlq.exceptions import ConfigurationError, Problem
 
@@ -53,7 +60,7 @@ CRON_QUEUE_NAME: Final = "cron_scheduler"
 #: How much longer than the catch-up window a claim lives.
 CLAIM_MARGIN_S: Final = 3600
 
-#: A running scheduler that stalls (a busy thread, a suspended VM) still enqueues the
+#: A running scheduler that stalls (a busy thread, a suspended VM) still covers the
 #: minutes it slept through, up to this far back (or ``catch_up_s``, if longer). It is
 #: less than the claims' life by at least half an hour, so a late scheduler never finds
 #: the claim of a minute another scheduler enqueued already gone.
@@ -105,12 +112,21 @@ def _no_history(queue: str) -> SupportsCronHistory | None:
     return None
 
 
+class _ClaimFailed(Exception):
+    """Claiming ``key`` raised (the cause): the tick stops, and the next one retries."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class CronScheduler:
-    """Enqueues due cron entries, each (entry, minute) once across every scheduler.
+    """Enqueues due cron entries, each (entry, minute) at most once across every scheduler.
 
     ``claims_for(queue)`` and ``history_for(queue)`` give the claim store and the
     history of an entry's queue (usually its backend); ``enqueue(firing)`` queues the
-    job. Call :meth:`tick` with the time, or :meth:`run` to loop until stopped.
+    job. ``coalesce``: see the module's docstring. Call :meth:`tick` with the time, or
+    :meth:`run` to loop until stopped.
     """
 
     def __init__(
@@ -121,6 +137,7 @@ class CronScheduler:
         catch_up_s: int,
         claims_for: Callable[[str], SupportsClaim],
         enqueue: Callable[[Firing], None],
+        coalesce: bool = True,
         history_for: Callable[[str], SupportsCronHistory | None] = _no_history,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -129,6 +146,7 @@ class CronScheduler:
         self.entries = tuple(entries)
         self.tz = tz
         self.catch_up_s = catch_up_s
+        self.coalesce = coalesce
         self._claims_for = claims_for
         self._enqueue = enqueue
         self._history_for = history_for
@@ -155,32 +173,70 @@ class CronScheduler:
             self._after = floor
         if now <= self._after:
             return []  # the clock went backwards; those minutes were done already
+        runs = due_runs(self.entries, self.tz, self._after, now, coalesce=self.coalesce)
         fired: list[Firing] = []
-        for firing in due_firings(self.entries, self.tz, self._after, now):
+        for index, run in enumerate(runs):
             try:
-                claims = self._claims_for(firing.entry.queue)
-                claimed = claims.claim(firing.claim_key, self.claim_ttl_s)
-            except Exception:
-                # Nothing was claimed: retry from this minute on the next tick.
-                self._logger.exception("Could not claim %s; will retry", firing.claim_key)
-                self._after = firing.minute - _JUST_BEFORE
+                firing = self._claim_and_enqueue(run)
+            except _ClaimFailed as failed:
+                # Retry from the earliest minute not yet wholly claimed. Runs already done
+                # are covered again, harmlessly: their claims are this scheduler's now.
+                self._logger.exception("Could not claim %s; will retry", failed.key)
+                self._after = min(later.earliest for later in runs[index:]) - _JUST_BEFORE
                 return fired
-            if not claimed:
-                self._logger.debug("%s was enqueued by another scheduler", firing.claim_key)
-                continue
-            try:
-                self._enqueue(firing)
-            except Exception:
-                # The claim stands, so no scheduler retries it: at most once, and said so.
-                self._logger.exception(
-                    "Claimed %s but could not enqueue it; this minute is lost", firing.claim_key
-                )
-                continue
-            self._logger.info("Enqueued cron entry %s for %s", firing.entry.id, firing.minute)
-            self._record(firing)
-            fired.append(firing)
+            if firing is not None:
+                fired.append(firing)
         self._after = now
         return fired
+
+    def _claim_and_enqueue(self, run: DueRun) -> Firing | None:
+        """Claim the run's minutes, enqueueing it if this scheduler won the latest."""
+        latest, *others = run.claims()
+        claims = self._claim_store(run, latest)
+        won = self._claim(claims, latest)
+        enqueued = self._enqueue_run(run) if won else None
+        if not won:
+            self._logger.debug("%s is claimed already; not enqueued here", latest.claim_key)
+        # Who wins these does not matter, only that no scheduler can enqueue them later.
+        for firing in others:
+            self._claim(claims, firing)
+        return enqueued
+
+    def _claim_store(self, run: DueRun, latest: Firing) -> SupportsClaim:
+        try:
+            return self._claims_for(run.entry.queue)
+        except Exception as exc:
+            raise _ClaimFailed(latest.claim_key) from exc
+
+    def _claim(self, claims: SupportsClaim, firing: Firing) -> bool:
+        try:
+            return claims.claim(firing.claim_key, self.claim_ttl_s)
+        except Exception as exc:
+            raise _ClaimFailed(firing.claim_key) from exc
+
+    def _enqueue_run(self, run: DueRun) -> Firing | None:
+        firing = run.firing
+        try:
+            self._enqueue(firing)
+        except Exception:
+            # The claim stands, so no scheduler retries it: at most once, and said so.
+            self._logger.exception(
+                "Claimed %s but could not enqueue it; this minute is lost", firing.claim_key
+            )
+            return None
+        if len(run.minutes) == 1:
+            self._logger.info("Enqueued cron entry %s for %s", firing.entry.id, firing.minute)
+        else:
+            self._logger.info(
+                "Enqueued cron entry %s once for %s, standing for the %d minutes it missed"
+                " since %s",
+                firing.entry.id,
+                firing.minute,
+                len(run.minutes),
+                run.earliest,
+            )
+        self._record(firing)
+        return firing
 
     def _record(self, firing: Firing) -> None:
         try:

@@ -168,6 +168,11 @@ class QueueSettings(BaseModel):
         ge=0,
         description="an integer >= 0: how far back missed cron minutes are caught up",
     )
+    CRON_COALESCE: StrictBool = Field(
+        default=True,
+        description="True or False: the minutes a cron entry missed run once, for the latest"
+        " of them (False: once for each)",
+    )
     CRON_ON_EVERY_MACHINE: StrictBool = Field(
         default=False,
         description="True or False: every pooled runner schedules cron (each minute still once)",

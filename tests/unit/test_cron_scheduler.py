@@ -1,5 +1,10 @@
 """The scheduler, driven by a fake clock: never skips a minute, never enqueues one twice.
 
+These tests run it with ``coalesce=False`` (``LIGHTWEIGHT_QUEUE_CRON_COALESCE = False``),
+where every due minute is a job of its own, so they can say exactly which minutes were
+enqueued; in a tick one minute long, which most of them use, coalescing changes nothing.
+``test_cron_catch_up.py`` tests what coalescing does to longer ticks.
+
 No test sleeps: time is a parameter of every function and the loop's clock and sleep
 are fakes.
 """
@@ -34,6 +39,7 @@ def scheduler(
     claims: SupportsClaim | None = None,
     recorder: Recorder | None = None,
     tz: ZoneInfo = UTC_ZONE,
+    coalesce: bool = False,
 ) -> tuple[CronScheduler, Recorder]:
     store = claims or InMemoryBackend(FakeClock(at(0, 0)))
     record = recorder or Recorder()
@@ -43,6 +49,7 @@ def scheduler(
         catch_up_s=catch_up_s,
         claims_for=lambda queue: store,
         enqueue=record,
+        coalesce=coalesce,
     )
     return made, record
 
@@ -227,6 +234,7 @@ def test_a_failed_enqueue_is_logged_and_not_repeated(caplog: pytest.LogCaptureFi
         catch_up_s=0,
         claims_for=lambda queue: InMemoryBackend(FakeClock(at(0, 0))),
         enqueue=broken,
+        coalesce=False,
     )
     sched.tick(at(10, 0, 30))
     with caplog.at_level(logging.ERROR, logger="dlq.cron"):
@@ -245,6 +253,7 @@ def test_last_fired_is_recorded_in_the_history() -> None:
         claims_for=lambda queue: backend,
         enqueue=Recorder(),
         history_for=lambda queue: backend,
+        coalesce=False,
     )
     assert backend.last_fired([hourly.id]) == {}
     for minutes in range(0, 121, 20):

@@ -1,4 +1,4 @@
-"""Which cron entries are due for which minutes, across daylight-saving changes.
+"""Which cron entries are due for which minutes, across daylight-saving changes; and catch-up.
 
 Minutes are named by their UTC start (aware datetimes); schedules are read in the
 wall-clock time of a zone ``tz``. Everything here is pure: the scheduler
@@ -9,6 +9,13 @@ its own local minute, normally. The first minute after a spring-forward gap also
 for the local minutes the gap skipped, so an entry that matches any of them fires once,
 then. A minute that repeats local time already passed (after a fall-back) stands for
 none, so an entry fires in the first pass of a repeated hour and not in the second.
+
+Catch-up. The minutes due in one interval become :class:`DueRun` objects, each one
+enqueue. With ``coalesce`` (the default setting) an entry's minutes collapse into one
+run stamped with the latest of them, as APScheduler's ``coalesce=True`` and Celery beat
+do: an every-minute entry missed for half an hour runs once, not thirty times. Without
+it, every minute is a run of its own. Either way every minute is claimed (see
+:meth:`DueRun.claims`), so no other scheduler enqueues it again.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from dlq.domain.cron.entry import CronEntry
 from dlq.domain.cron.spec import CronSpec
 
 __all__ = [
+    "DueRun",
     "Firing",
     "due_firings",
+    "due_runs",
     "next_fire_time",
     "require_aware",
     "wall_window",
@@ -44,6 +53,39 @@ class Firing:
     def claim_key(self) -> str:
         """The name under which a scheduler claims this (entry, minute) in a backend."""
         return f"cron:{self.entry.id}:{self.minute.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+
+
+@dataclass(frozen=True, slots=True)
+class DueRun:
+    """One enqueue of ``entry``, standing for its due ``minutes`` (ascending, at least one).
+
+    The job is stamped with the latest minute (:attr:`firing`).
+    """
+
+    entry: CronEntry
+    minutes: tuple[datetime, ...]
+
+    def __post_init__(self) -> None:
+        if not self.minutes:
+            raise ValueError(f"a run of {self.entry.id} stands for no minute")
+
+    @property
+    def firing(self) -> Firing:
+        """What is enqueued: the entry, for the latest of its minutes."""
+        return Firing(self.entry, self.minutes[-1])
+
+    @property
+    def earliest(self) -> datetime:
+        return self.minutes[0]
+
+    def claims(self) -> list[Firing]:
+        """Every minute to claim, the latest (the one enqueued) first.
+
+        Only the scheduler that wins the latest minute enqueues; the others are claimed
+        so that no other scheduler enqueues them later. Two schedulers catching up the
+        same minutes at once both try the latest first, so one run happens, not two.
+        """
+        return [Firing(self.entry, minute) for minute in reversed(self.minutes)]
 
 
 def _wall(instant: datetime, tz: tzinfo) -> datetime:
@@ -103,6 +145,31 @@ def due_firings(
             firings.extend(Firing(entry, minute) for entry in entries if _fires(entry.spec, window))
         minute += _MINUTE
     return firings
+
+
+def due_runs(
+    entries: Sequence[CronEntry],
+    tz: tzinfo,
+    after: datetime,
+    until: datetime,
+    *,
+    coalesce: bool,
+) -> list[DueRun]:
+    """The enqueues that the minutes in ``(after, until]`` call for.
+
+    With ``coalesce``: one run per entry that has any due minute, in the entries' order,
+    standing for all of them. Without: one run per :func:`due_firings` item, in its
+    order (by minute). Either way the runs' minutes are exactly the due firings.
+    """
+    firings = due_firings(entries, tz, after, until)
+    if not coalesce:
+        return [DueRun(firing.entry, (firing.minute,)) for firing in firings]
+    # Grouped by entry object, not by CronEntry.id: two entries may share an id (same
+    # command and arguments) and still differ in queue or timeout.
+    minutes: dict[int, list[datetime]] = {}
+    for firing in firings:
+        minutes.setdefault(id(firing.entry), []).append(firing.minute)
+    return [DueRun(entry, tuple(minutes[id(entry)])) for entry in entries if id(entry) in minutes]
 
 
 def next_fire_time(spec: CronSpec, tz: tzinfo, after: datetime) -> datetime:

@@ -62,8 +62,10 @@ class Command(BaseCommand):
             tz = cron_timezone(settings)
         except ConfigurationError as exc:
             raise CommandError(f"dlq is misconfigured:\n{exc}") from None
+        each = "once per entry" if settings.CRON_COALESCE else "each minute"
         write(
-            f"Cron (times in {tz.key}, missed minutes caught up for {settings.CRON_CATCH_UP_S}s):"
+            f"Cron (times in {tz.key}, missed minutes caught up for"
+            f" {settings.CRON_CATCH_UP_S}s, {each}):"
         )
         if not cron.entries:
             write("  (no entries)")
