@@ -17,13 +17,16 @@ class DlqConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
+        # Importing dlq.cron_jobs registers cron's task, run_cron_entry, as importing an
+        # app's tasks.py registers its tasks: done here, when Django starts dlq, rather
+        # than whenever dlq.apps happens to be imported.
         from dlq import checks as dlq_checks
-        from dlq.cron_checks import check_cron
+        from dlq import cron_jobs  # noqa: F401  # registers the cron task
 
         self.runtime = DjangoRuntime()
         install_runtime(self.runtime)
         checks.register(dlq_checks.check_settings)
-        checks.register(check_cron)
+        checks.register(dlq_checks.check_cron)
         setting_changed.connect(self._setting_changed, dispatch_uid="dlq.setting_changed")
 
     def _setting_changed(self, *, setting: str, **kwargs: Any) -> None:

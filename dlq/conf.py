@@ -3,18 +3,20 @@
 :class:`DjangoRuntime` is created and installed by ``DlqConfig.ready()``. It reads
 Django's settings (and the ``--config`` file a command names) the first time something
 needs them, and forgets what it built when a ``LIGHTWEIGHT_QUEUE_*`` setting changes
-(``override_settings`` in tests).
+(``override_settings`` in tests). Things derived from the settings and the installed
+apps that are costly to build and often asked for (the cron configuration, say) are kept
+with :meth:`DjangoRuntime.memo` and forgotten at the same moment.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.apps import apps
 from django.conf import settings as django_settings
@@ -41,6 +43,8 @@ from dlq.exceptions import ConfigurationError, NotReadyError, Problem
 
 __all__ = ["DjangoRuntime", "get_runtime", "queue_settings"]
 
+T = TypeVar("T")
+
 
 class DjangoRuntime:
     def __init__(self, registry: TaskRegistry = default_registry) -> None:
@@ -52,6 +56,7 @@ class DjangoRuntime:
         self._queue_backends: dict[str, Backend] = {}  # by queue: every enqueue asks
         self._runner: JobRunner | None = None
         self._discovered = False
+        self._memos: dict[Callable[[], object], object] = {}
 
     def now(self) -> datetime:
         return utc_now()
@@ -79,7 +84,28 @@ class DjangoRuntime:
         """Forget everything built from the settings, and the settings (they changed)."""
         with self._lock:
             self._settings = None
+            self.forget_memos()
             self.drop_backends()
+
+    def forget_memos(self) -> None:
+        """Forget what :meth:`memo` kept, and only that: for a test that rewrote a
+        ``cron.py``'s ``CONFIG``, which no setting announces."""
+        with self._lock:
+            self._memos.clear()
+
+    def memo(self, build: Callable[[], T]) -> T:
+        """``build()``, called once and kept until :meth:`reset` (settings or apps changed).
+
+        For values derived from the settings and the installed apps, costly to build and
+        asked for often. A fork keeps them, as it keeps the settings.
+        """
+        found = self._memos.get(build, _MISSING)  # (a dict read needs no lock)
+        if found is _MISSING:
+            with self._lock:
+                found = self._memos.get(build, _MISSING)
+                if found is _MISSING:
+                    found = self._memos[build] = build()
+        return cast(T, found)
 
     def drop_backends(self) -> None:
         """Forget the backends and the job runner, keeping the settings: what a fork needs,
@@ -145,18 +171,23 @@ class DjangoRuntime:
         return logger if isinstance(logger, logging.Logger) else logging.getLogger(name)
 
     def discover_tasks(self) -> None:
-        """Import ``tasks`` of every installed app not in IGNORE_APPS, once."""
+        """Import ``tasks`` of every installed app not in IGNORE_APPS, once.
+
+        dlq's own task, cron's ``run_cron_entry``, is registered by ``DlqConfig.ready()``.
+        """
         with self._lock:
             if self._discovered:
                 return
             ignored = set(self.settings.IGNORE_APPS)
-            import_module("dlq.cron")  # registers dlq.cron.run_cron_entry, the cron task
             for app_config in apps.get_app_configs():
                 if app_config.name in ignored:
                     continue
                 if module_has_submodule(app_config.module, "tasks"):
                     import_module(f"{app_config.name}.tasks")
             self._discovered = True
+
+
+_MISSING = object()
 
 
 def _django_setting_values() -> Mapping[str, object]:

@@ -5,7 +5,7 @@ The tree::
     DLQError
     ├── ConfigurationError      a setting, --config file, cron entry or flag is wrong
     │   ├── NotReadyError       dlq was used before Django set it up
-    │   └── CronFieldError      a cron time field cannot be parsed (dlq.domain.cron)
+    │   └── CronFieldError      a cron time field cannot be parsed (dlq.domain.cron.spec)
     ├── AllocationError         --machine/--of or worker counts cannot split (dlq.domain.allocation)
     ├── DurationError           a pause duration or time cannot be parsed (dlq.domain.durations)
     ├── PayloadError            a queued payload cannot be decoded into a job

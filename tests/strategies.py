@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
+from dlq.domain.cron.entry import CronEntry, parse_cron_config
+
 __all__ = [
     "aware_datetimes",
     "machine_pools",
@@ -66,7 +68,7 @@ def aware_datetimes() -> st.SearchStrategy[datetime]:
 
 
 # ---------------------------------------------------------------------------
-# Cron specs (dlq.domain.cron)
+# Cron specs (dlq.domain.cron.spec)
 # ---------------------------------------------------------------------------
 
 __all__ += ["cron_datetimes", "cron_field_inputs", "cron_field_sets", "cron_fields"]
@@ -141,10 +143,16 @@ def cron_datetimes() -> st.SearchStrategy[datetime]:
 
 
 # ---------------------------------------------------------------------------
-# Cron entries and the scheduler (dlq.domain.cron_entry, dlq.core.scheduler)
+# Cron entries, due minutes and the scheduler (dlq.domain.cron, dlq.core.scheduler)
 # ---------------------------------------------------------------------------
 
-__all__ += ["CRON_DST_CHANGES", "cron_entry_configs", "cron_zone_names", "instants_near_dst"]
+__all__ += [
+    "CRON_DST_CHANGES",
+    "cron_entries",
+    "cron_entry_configs",
+    "cron_zone_names",
+    "instants_near_dst",
+]
 
 #: Zones with daylight saving: whole hours (London, New York), half an hour (Lord Howe).
 _CRON_ZONES = ("UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe")
@@ -270,3 +278,24 @@ def queued_payloads() -> st.SearchStrategy[tuple[Literal["run", "reject", "bury"
         st.tuples(st.just("reject"), unknown | upstream_payloads("no.such.task")),
         st.tuples(st.just("bury"), malformed_payloads()),
     )
+
+
+@st.composite
+def cron_entries(draw: st.DrawFn, max_size: int = 3) -> list[CronEntry]:
+    """One to ``max_size`` entries with any minutes and hours (every day), distinct ids.
+
+    Hours are drawn from all 24 half the time and from a few otherwise, so both entries
+    due every few minutes and entries due once a day or less turn up.
+    """
+    count = draw(st.integers(min_value=1, max_value=max_size))
+    entries = []
+    for index in range(count):
+        hours = draw(st.just(frozenset(range(24))) | cron_field_sets("hours"))
+        raw = {
+            "command": f"job{index}",
+            "minutes": sorted(draw(cron_field_sets("minutes"))),
+            "hours": sorted(hours),
+        }
+        parsed = parse_cron_config([raw], app_label="app", where="app.cron.CONFIG")
+        entries.append(parsed.entries[0])
+    return entries

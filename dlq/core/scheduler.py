@@ -1,29 +1,32 @@
-"""The cron scheduler: which (entry, minute) pairs are due, and a loop that enqueues each once.
+"""The cron scheduler loop: claims each due (entry, minute) and enqueues what it won.
 
-Never skip a minute: a tick enqueues every minute that started in ``(previous tick,
-now]``, so a tick that comes late (a busy thread, a GC pause, a suspended VM) still
-fires the minutes it slept through (up to :data:`MAX_STALL_S` back). When no scheduler
-ran at all (a deploy, a crash), a scheduler's first tick catches up the minutes of the
-last ``catch_up_s`` seconds and no more.
+What is due, and how daylight saving moves it, is pure and lives in
+:mod:`dlq.domain.cron.due`; this module does the I/O, through protocols it is given.
 
-Never double: every (entry, minute) is first *claimed* through the backend of the
+Never skip a minute: a tick works through every minute that started in ``(previous
+tick, now]``, so a tick that comes late (a busy thread, a GC pause, a suspended VM)
+still covers the minutes it slept through (up to :data:`MAX_STALL_S` back). When no
+scheduler ran at all (a deploy, a crash), a scheduler's first tick catches up the
+minutes of the last ``catch_up_s`` seconds and no more.
+
+Run a missed entry once: with ``coalesce`` (``LIGHTWEIGHT_QUEUE_CRON_COALESCE``, on by
+default) the minutes an entry missed in one tick collapse into one job, enqueued at
+once and stamped with the latest of them; without it, each minute is a job of its own.
+In the usual tick, one minute long, both are the same.
+
+Never double: every due (entry, minute) is first *claimed* through the backend of the
 entry's queue (:class:`~dlq.core.protocols.SupportsClaim`: ``SET NX EX`` in Redis), under
-the key ``cron:<entry id>:<UTC minute>``. Only the scheduler that wins the claim
-enqueues, so two schedulers (a deploy overlap, two runners that both think they are
-machine 1, or ``CRON_ON_EVERY_MACHINE``) enqueue each pair once. A claim lives
-``catch_up_s`` plus :data:`CLAIM_MARGIN_S` seconds: at least half an hour longer than
-any scheduler can consider its minute due, for clocks that disagree.
+the key ``cron:<entry id>:<UTC minute>``, one claim per minute. A job is enqueued only by
+the scheduler that wins the claim of the minute it is stamped with, and the other
+minutes it stands for are claimed too, so two schedulers (a deploy overlap, two runners
+that both think they are machine 1, or ``CRON_ON_EVERY_MACHINE``) never enqueue a
+minute twice, and never enqueue one that the other's job already stood for. A claim
+lives ``catch_up_s`` plus :data:`CLAIM_MARGIN_S` seconds: at least half an hour longer
+than any scheduler can consider its minute due, for clocks that disagree.
 
-Time zones: schedules are read in ``tz`` wall-clock time, and minutes are named by their
-UTC start. Each UTC minute *stands for* the local minutes in :func:`wall_window`: its own
-local minute, normally. The first minute after a spring-forward gap also stands for the
-local minutes the gap skipped, so an entry that matches any of them fires once, then.
-A minute that repeats local time already passed (after a fall-back) stands for none, so
-an entry fires in the first pass of a repeated hour and not in the second.
-
-Time is a parameter: the pure functions take it, the loop is given a clock, a sleep
-and a stop event. Nothing here knows Django; the Django layer (``dlq.cron``) builds a
-scheduler from the configuration.
+Time is a parameter: a tick takes ``now``, the loop is given a clock, a sleep and a stop
+event. Nothing here knows Django; :mod:`dlq.cron_jobs` builds a scheduler from the
+configuration.
 """
 
 from __future__ import annotations
@@ -31,24 +34,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dlq.core.protocols import Clock, SupportsClaim, SupportsCronHistory
-from dlq.domain.cron import CronSpec
-from dlq.domain.cron_entry import CronEntry
+from dlq.core.settings import PREFIX, QueueSettings
+from dlq.domain.cron.due import DueRun, Firing, due_runs, require_aware
+from dlq.domain.cron.entry import CronEntry
+from dlq.exceptions import ConfigurationError, Problem
 
 __all__ = [
     "CLAIM_MARGIN_S",
     "CRON_QUEUE_NAME",
     "MAX_STALL_S",
     "CronScheduler",
-    "Firing",
-    "due_firings",
-    "next_fire_time",
+    "cron_timezone",
     "takes_part_in_cron",
-    "wall_window",
 ]
 
 #: The pseudo-queue that ``queue_runner --only-queue`` names to run just the scheduler
@@ -58,26 +60,13 @@ CRON_QUEUE_NAME: Final = "cron_scheduler"
 #: How much longer than the catch-up window a claim lives.
 CLAIM_MARGIN_S: Final = 3600
 
-#: A running scheduler that stalls (a busy thread, a suspended VM) still enqueues the
+#: A running scheduler that stalls (a busy thread, a suspended VM) still covers the
 #: minutes it slept through, up to this far back (or ``catch_up_s``, if longer). It is
 #: less than the claims' life by at least half an hour, so a late scheduler never finds
 #: the claim of a minute another scheduler enqueued already gone.
 MAX_STALL_S: Final = 1800
 
-_MINUTE: Final = timedelta(minutes=1)
-_GAP_SEARCH_LIMIT: Final = 48 * 60  # minutes; real gaps last an hour or two
-
-
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """``entry`` is due for the minute starting at ``minute`` (aware, UTC)."""
-
-    entry: CronEntry
-    minute: datetime
-
-    @property
-    def claim_key(self) -> str:
-        return f"cron:{self.entry.id}:{self.minute.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+_JUST_BEFORE: Final = timedelta(microseconds=1)
 
 
 def takes_part_in_cron(
@@ -101,106 +90,43 @@ def takes_part_in_cron(
     return on_every_machine or machine == 1
 
 
-def _wall(instant: datetime, tz: tzinfo) -> datetime:
-    """The naive local minute that ``instant`` falls in."""
-    return instant.astimezone(tz).replace(second=0, microsecond=0, fold=0, tzinfo=None)
-
-
-def _repeats(instant: datetime, tz: tzinfo) -> bool:
-    """Whether ``instant`` shows a local time that an earlier instant already showed."""
-    local = instant.astimezone(tz)
-    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
-
-
-def wall_window(minute: datetime, tz: tzinfo) -> tuple[datetime, datetime] | None:
-    """The naive local minutes ``(after, until]`` that the UTC ``minute`` stands for.
-
-    Normally one minute: ``until`` is ``minute`` in local time. After a spring-forward
-    gap it also holds the skipped local minutes. None for a minute that repeats local
-    time after a fall-back (its local minutes were stood for the first time round).
-    """
-    if _repeats(minute, tz):
-        return None
-    until = _wall(minute, tz)
-    after = _wall(minute - _MINUTE, tz)
-    if after >= until:  # local time went backwards without a fold; treat as a repeat
-        return None
-    return after, until
-
-
-def _fires(spec: CronSpec, window: tuple[datetime, datetime]) -> bool:
-    after, until = window
-    if until - after == _MINUTE:
-        return spec.matches(until)
-    return spec.next_after(after) <= until
-
-
-def _first_minute_after(when: datetime) -> datetime:
-    _require_aware(when)
-    return when.astimezone(UTC).replace(second=0, microsecond=0) + _MINUTE
-
-
-def due_firings(
-    entries: Sequence[CronEntry], tz: tzinfo, after: datetime, until: datetime
-) -> list[Firing]:
-    """Every (entry, minute) due for a minute starting in ``(after, until]``, in order.
-
-    Minutes are UTC minute starts; entries within a minute keep their order. Costs one
-    step per minute in the interval, so callers bound it (the scheduler by its catch-up
-    window).
-    """
-    minute = _first_minute_after(after)
-    end = until.astimezone(UTC)
-    firings: list[Firing] = []
-    while minute <= end:
-        window = wall_window(minute, tz)
-        if window is not None:
-            firings.extend(Firing(entry, minute) for entry in entries if _fires(entry.spec, window))
-        minute += _MINUTE
-    return firings
-
-
-def next_fire_time(spec: CronSpec, tz: tzinfo, after: datetime) -> datetime:
-    """The start (UTC) of the first minute after ``after`` at which ``spec`` fires in ``tz``.
-
-    Agrees with :func:`due_firings`: it is the first minute that function would give
-    for ``spec``, without stepping through every minute in between.
-    """
-    minute = _first_minute_after(after)
-    window = wall_window(minute, tz)
-    while window is None:  # inside a repeated hour: step to its end
-        minute += _MINUTE
-        window = wall_window(minute, tz)
-    wanted = spec.next_after(window[0])
-    first = wanted.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if _wall(first, tz) == wanted:
-        return first  # the local minute exists; fold=0 is its first occurrence
-    # ``wanted`` lies in a gap: the minute after the gap stands for it. Both readings of a
-    # missing local time land on either side of the gap, so search between them.
-    candidate = min(first, wanted.replace(tzinfo=tz, fold=1).astimezone(UTC))
-    for _ in range(_GAP_SEARCH_LIMIT):
-        window = wall_window(candidate, tz)
-        if window is not None and window[0] < wanted <= window[1]:
-            return candidate
-        candidate += _MINUTE
-    raise AssertionError(f"unreachable: no minute stands for {wanted} in {tz}")
-
-
-def _require_aware(when: datetime) -> None:
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError(f"{when!r} is naive; the scheduler works with aware datetimes")
+def cron_timezone(settings: QueueSettings) -> ZoneInfo:
+    """``CRON_TIMEZONE`` as a zone; :class:`ConfigurationError` if there is no such zone."""
+    name = settings.CRON_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(
+            [
+                Problem(
+                    f"{PREFIX}CRON_TIMEZONE",
+                    f"{name!r} is not a known time zone ({type(exc).__name__})",
+                    expected="an IANA time zone name such as 'UTC' or 'Europe/London'"
+                    " (install the tzdata package where the system has none)",
+                )
+            ]
+        ) from None
 
 
 def _no_history(queue: str) -> SupportsCronHistory | None:
     return None
 
 
+class _ClaimFailed(Exception):
+    """Claiming ``key`` raised (the cause): the tick stops, and the next one retries."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class CronScheduler:
-    """Enqueues due cron entries, each (entry, minute) once across every scheduler.
+    """Enqueues due cron entries, each (entry, minute) at most once across every scheduler.
 
     ``claims_for(queue)`` and ``history_for(queue)`` give the claim store and the
     history of an entry's queue (usually its backend); ``enqueue(firing)`` queues the
-    job. Call :meth:`tick` with the time, or :meth:`run` to loop until stopped.
+    job. ``coalesce``: see the module's docstring. Call :meth:`tick` with the time, or
+    :meth:`run` to loop until stopped.
     """
 
     def __init__(
@@ -211,6 +137,7 @@ class CronScheduler:
         catch_up_s: int,
         claims_for: Callable[[str], SupportsClaim],
         enqueue: Callable[[Firing], None],
+        coalesce: bool = True,
         history_for: Callable[[str], SupportsCronHistory | None] = _no_history,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -219,6 +146,7 @@ class CronScheduler:
         self.entries = tuple(entries)
         self.tz = tz
         self.catch_up_s = catch_up_s
+        self.coalesce = coalesce
         self._claims_for = claims_for
         self._enqueue = enqueue
         self._history_for = history_for
@@ -231,7 +159,7 @@ class CronScheduler:
 
     def tick(self, now: datetime) -> list[Firing]:
         """Enqueue what is due up to ``now``; returns the firings this scheduler enqueued."""
-        _require_aware(now)
+        require_aware(now)
         if self._after is None:  # starting: catch up what no scheduler may have enqueued
             self._after = now - timedelta(seconds=self.catch_up_s)
         floor = now - timedelta(seconds=max(self.catch_up_s, MAX_STALL_S))
@@ -245,32 +173,70 @@ class CronScheduler:
             self._after = floor
         if now <= self._after:
             return []  # the clock went backwards; those minutes were done already
+        runs = due_runs(self.entries, self.tz, self._after, now, coalesce=self.coalesce)
         fired: list[Firing] = []
-        for firing in due_firings(self.entries, self.tz, self._after, now):
+        for index, run in enumerate(runs):
             try:
-                claims = self._claims_for(firing.entry.queue)
-                claimed = claims.claim(firing.claim_key, self.claim_ttl_s)
-            except Exception:
-                # Nothing was claimed: retry from this minute on the next tick.
-                self._logger.exception("Could not claim %s; will retry", firing.claim_key)
-                self._after = firing.minute - timedelta(microseconds=1)
+                firing = self._claim_and_enqueue(run)
+            except _ClaimFailed as failed:
+                # Retry from the earliest minute not yet wholly claimed. Runs already done
+                # are covered again, harmlessly: their claims are this scheduler's now.
+                self._logger.exception("Could not claim %s; will retry", failed.key)
+                self._after = min(later.earliest for later in runs[index:]) - _JUST_BEFORE
                 return fired
-            if not claimed:
-                self._logger.debug("%s was enqueued by another scheduler", firing.claim_key)
-                continue
-            try:
-                self._enqueue(firing)
-            except Exception:
-                # The claim stands, so no scheduler retries it: at most once, and said so.
-                self._logger.exception(
-                    "Claimed %s but could not enqueue it; this minute is lost", firing.claim_key
-                )
-                continue
-            self._logger.info("Enqueued cron entry %s for %s", firing.entry.id, firing.minute)
-            self._record(firing)
-            fired.append(firing)
+            if firing is not None:
+                fired.append(firing)
         self._after = now
         return fired
+
+    def _claim_and_enqueue(self, run: DueRun) -> Firing | None:
+        """Claim the run's minutes, enqueueing it if this scheduler won the latest."""
+        latest, *others = run.claims()
+        claims = self._claim_store(run, latest)
+        won = self._claim(claims, latest)
+        enqueued = self._enqueue_run(run) if won else None
+        if not won:
+            self._logger.debug("%s is claimed already; not enqueued here", latest.claim_key)
+        # Who wins these does not matter, only that no scheduler can enqueue them later.
+        for firing in others:
+            self._claim(claims, firing)
+        return enqueued
+
+    def _claim_store(self, run: DueRun, latest: Firing) -> SupportsClaim:
+        try:
+            return self._claims_for(run.entry.queue)
+        except Exception as exc:
+            raise _ClaimFailed(latest.claim_key) from exc
+
+    def _claim(self, claims: SupportsClaim, firing: Firing) -> bool:
+        try:
+            return claims.claim(firing.claim_key, self.claim_ttl_s)
+        except Exception as exc:
+            raise _ClaimFailed(firing.claim_key) from exc
+
+    def _enqueue_run(self, run: DueRun) -> Firing | None:
+        firing = run.firing
+        try:
+            self._enqueue(firing)
+        except Exception:
+            # The claim stands, so no scheduler retries it: at most once, and said so.
+            self._logger.exception(
+                "Claimed %s but could not enqueue it; this minute is lost", firing.claim_key
+            )
+            return None
+        if len(run.minutes) == 1:
+            self._logger.info("Enqueued cron entry %s for %s", firing.entry.id, firing.minute)
+        else:
+            self._logger.info(
+                "Enqueued cron entry %s once for %s, standing for the %d minutes it missed"
+                " since %s",
+                firing.entry.id,
+                firing.minute,
+                len(run.minutes),
+                run.earliest,
+            )
+        self._record(firing)
+        return firing
 
     def _record(self, firing: Firing) -> None:
         try:

@@ -29,6 +29,7 @@ from pydantic import (
     ValidationError,
 )
 
+from dlq.domain.job_options import QUEUE_NAME_RULE, QueueName
 from dlq.exceptions import ConfigurationError, Problem
 
 __all__ = [
@@ -60,7 +61,6 @@ MIDDLEWARE_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-_QUEUE = re.compile(r"^[^\s{}*?\[\]]+$")
 
 
 def _dotted(value: str) -> str:
@@ -71,14 +71,6 @@ def _dotted(value: str) -> str:
 
 def _backend(value: str) -> str:
     return _dotted(BACKEND_ALIASES.get(value, value))
-
-
-def _queue_name(value: str) -> str:
-    if not _QUEUE.match(value):
-        raise ValueError(
-            f"{value!r} is not a usable queue name (no spaces, braces or glob characters)"
-        )
-    return value
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -98,7 +90,6 @@ def _redis_url(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
-QueueName = Annotated[StrictStr, AfterValidator(_queue_name)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 
 
@@ -114,7 +105,7 @@ class QueueSettings(BaseModel):
         Mapping[QueueName, Annotated[StrictInt, Field(ge=0)]], AfterValidator(_frozen_mapping)
     ] = Field(
         default_factory=dict,
-        description="a dict of queue name to a number of workers (an integer >= 0)",
+        description=f"a dict of queue name ({QUEUE_NAME_RULE}) to a number of workers (an integer >= 0)",
     )
     BACKEND: Annotated[StrictStr, AfterValidator(_backend)] = Field(
         default="dlq.backends.synchronous.SynchronousBackend",
@@ -127,7 +118,10 @@ class QueueSettings(BaseModel):
     BACKEND_OVERRIDES: Annotated[
         Mapping[QueueName, Annotated[StrictStr, AfterValidator(_backend)]],
         AfterValidator(_frozen_mapping),
-    ] = Field(default_factory=dict, description="a dict of queue name to a backend's dotted path")
+    ] = Field(
+        default_factory=dict,
+        description=f"a dict of queue name ({QUEUE_NAME_RULE}) to a backend's dotted path",
+    )
     MIDDLEWARE: Annotated[tuple[StrictStr, ...], AfterValidator(_middleware)] = Field(
         default=("dlq.core.middleware.LoggingMiddleware",),
         description="a list or tuple of middleware classes' dotted paths",
@@ -173,6 +167,11 @@ class QueueSettings(BaseModel):
         default=300,
         ge=0,
         description="an integer >= 0: how far back missed cron minutes are caught up",
+    )
+    CRON_COALESCE: StrictBool = Field(
+        default=True,
+        description="True or False: the minutes a cron entry missed run once, for the latest"
+        " of them (False: once for each)",
     )
     CRON_ON_EVERY_MACHINE: StrictBool = Field(
         default=False,

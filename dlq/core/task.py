@@ -7,8 +7,7 @@ mypy checks every call (and every ``enqueue`` in a bulk block) against the funct
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from types import TracebackType
@@ -18,7 +17,8 @@ from dlq.core.arguments import ArgumentCodec
 from dlq.core.registry import TaskRegistry, default_registry
 from dlq.core.runtime import current_runtime
 from dlq.domain.envelope import Job
-from dlq.exceptions import ConfigurationError, Problem
+from dlq.domain.job_options import option_problems
+from dlq.exceptions import ConfigurationError
 
 __all__ = ["BulkEnqueue", "Task", "TaskOptions", "task"]
 
@@ -27,7 +27,6 @@ R = TypeVar("R")
 
 #: django-lightweight-queue's per-call keyword arguments, still honoured at run time.
 _LEGACY_PREFIX: Final = "django_lightweight_queue_"
-_QUEUE_NAME = re.compile(r"^[^\s{}*?\[\]]+$")
 
 
 class TaskOptions(TypedDict, total=False):
@@ -51,7 +50,11 @@ class Task(Generic[P, R]):
     atomic: bool | None = None
 
     def __post_init__(self) -> None:
-        _check_options(self.path, self.queue, self.timeout, self.sigkill_on_stop)
+        problems = option_problems(
+            self.path, queue=self.queue, timeout=self.timeout, sigkill_on_stop=self.sigkill_on_stop
+        )
+        if problems:
+            raise ConfigurationError(problems)
 
     @cached_property
     def codec(self) -> ArgumentCodec:
@@ -151,6 +154,7 @@ def task(
     sigkill_on_stop: bool = False,
     atomic: bool | None = None,
     *,
+    aliases: Sequence[str] = (),
     registry: TaskRegistry = default_registry,
 ) -> Callable[[Callable[P, R]], Task[P, R]]:
     """Define a task: calling the decorated function queues it to run in a worker.
@@ -163,7 +167,13 @@ def task(
     Arguments must be JSON, or be of a type the parameter's annotation lets pydantic
     encode (datetime, Decimal, UUID, Enum, pydantic models, dataclasses...). Options can
     be changed per call with ``fn.using(queue=..., timeout=..., sigkill_on_stop=...)``.
+
+    ``aliases``: other paths workers run this task for, such as where it was defined
+    before it moved, so that payloads queued under an old path still run.
     """
+
+    if isinstance(aliases, str):  # a str is a Sequence[str] too, one path per character
+        raise TypeError(f"aliases is a list or tuple of paths, not the string {aliases!r}")
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
         wrapped = Task(
@@ -174,37 +184,7 @@ def task(
             sigkill_on_stop=sigkill_on_stop,
             atomic=atomic,
         )
-        registry.register(cast(Task[..., object], wrapped))
+        registry.register(cast(Task[..., object], wrapped), aliases)
         return wrapped
 
     return decorate
-
-
-def _check_options(path: str, queue: object, timeout: object, sigkill_on_stop: object) -> None:
-    problems = []
-    if not isinstance(queue, str) or not _QUEUE_NAME.match(queue):
-        problems.append(
-            Problem(
-                f"{path} queue",
-                f"{queue!r} is not a queue name",
-                expected="a non-empty string without spaces, braces or glob characters",
-            )
-        )
-    if timeout is not None and (type(timeout) is not int or timeout <= 0):
-        problems.append(
-            Problem(
-                f"{path} timeout",
-                f"{timeout!r} is not valid",
-                expected="None or seconds as an integer > 0",
-            )
-        )
-    if type(sigkill_on_stop) is not bool:
-        problems.append(
-            Problem(
-                f"{path} sigkill_on_stop",
-                f"{sigkill_on_stop!r} is not valid",
-                expected="True or False",
-            )
-        )
-    if problems:
-        raise ConfigurationError(problems)

@@ -1,7 +1,9 @@
 """Cron in Django: discovery, ``manage.py check``, the cron task, the runner's hook, the command.
 
 ``tests/testapp/cron.py`` is empty so that other tests see no entries; these tests set
-its ``CONFIG`` with ``monkeypatch`` (dlq reads it afresh every time).
+its ``CONFIG`` with ``monkeypatch``. ``manage.py check`` and the runner read it afresh;
+the configuration cron job ids are checked against is kept by the runtime, so the
+``cron_config`` fixture makes the runtime forget it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
+from dlq import cron_jobs
 from dlq.backends.memory import InMemoryBackend
 from dlq.conf import DjangoRuntime, get_runtime
-from dlq.core.scheduler import Firing
-from dlq.cron import (
+from dlq.cron_jobs import (
+    LEGACY_TASK_PATH,
     CronEntryId,
     build_cron_runtime,
     build_scheduler,
@@ -29,8 +32,10 @@ from dlq.cron import (
     load_cron_configuration,
     run_cron_entry,
 )
-from dlq.domain.envelope import Job
-from dlq.domain.outcome import Failed, Rejected
+from dlq.domain.cron.due import Firing
+from dlq.domain.cron.entry import CronConfiguration
+from dlq.domain.envelope import Job, decode_job
+from dlq.domain.outcome import Failed, Rejected, Succeeded
 from dlq.exceptions import ConfigurationError, TaskArgumentError
 from tests.testapp import cron as testapp_cron
 from tests.testapp.management.commands.cron_probe import PROBE_CALLS
@@ -50,13 +55,15 @@ PROBE = {
 
 
 @pytest.fixture
-def cron_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
-    """The test app's CONFIG, empty; append entries to it."""
+def cron_config(monkeypatch: pytest.MonkeyPatch, runtime: DjangoRuntime) -> Iterator[list[object]]:
+    """The test app's CONFIG, empty; append entries to it (before anything enqueues)."""
     config: list[object] = []
     monkeypatch.setattr(testapp_cron, "CONFIG", config)
+    runtime.forget_memos()
     PROBE_CALLS.clear()
     yield config
     PROBE_CALLS.clear()
+    runtime.forget_memos()
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -82,9 +89,14 @@ def test_the_default_configuration_has_no_entries_and_passes_check() -> None:
     assert "no issues" in out.getvalue()
 
 
-def test_the_worker_registry_holds_the_cron_task(runtime: DjangoRuntime) -> None:
+def test_the_worker_registry_holds_the_cron_task_under_its_path_and_its_old_one(
+    runtime: DjangoRuntime,
+) -> None:
     runtime.discover_tasks()
-    assert "dlq.cron.run_cron_entry" in runtime.registry
+    assert run_cron_entry.path == "dlq.cron_jobs.run_cron_entry"
+    assert runtime.registry.get(run_cron_entry.path) is run_cron_entry
+    assert runtime.registry.get("dlq.cron.run_cron_entry") is run_cron_entry
+    assert [task.path for task in runtime.registry].count(run_cron_entry.path) == 1
 
 
 # manage.py check
@@ -190,7 +202,7 @@ def test_a_cron_job_runs_its_command_with_the_entrys_options(
     job = memory.dequeue("reports", 1, 0)
     assert job is not None
     (entry,) = scheduler.entries
-    assert job.path == "dlq.cron.run_cron_entry"
+    assert job.path == "dlq.cron_jobs.run_cron_entry"
     assert json.loads(job.encode())["args"] == [entry.id, "2024-01-01T10:00:00Z"]
     assert (job.timeout, job.sigkill_on_stop) == (30, True)
     memory.acknowledge("reports", 1, job, runtime.run_job(job))
@@ -206,6 +218,55 @@ def test_a_cron_job_whose_command_fails_is_failed(
     run_cron_entry.using(queue="cron")(CronEntryId(entry.id), at(10, 0))
     (outcome,) = memory.run_queued("cron")
     assert isinstance(outcome, Failed)
+
+
+def test_a_job_queued_under_the_old_task_path_still_runs(
+    cron_config: list[object], memory: InMemoryBackend, runtime: DjangoRuntime
+) -> None:
+    """As an older dlq wrote it, naming ``dlq.cron.run_cron_entry``."""
+    cron_config.append(PROBE)
+    (entry,) = load_cron_configuration().entries
+    payload = json.dumps(
+        {
+            "path": LEGACY_TASK_PATH,
+            "args": [entry.id, "2024-01-01T10:00:00Z"],
+            "kwargs": {},
+            "timeout": 30,
+            "sigkill_on_stop": True,
+            "created_time": "2024-01-01 10:00:00.123456",
+            "id": "0123456789abcdef0123456789abcdef",
+            "attempts": 0,
+        }
+    )
+    memory.enqueue(decode_job(payload), "reports")
+    (outcome,) = memory.run_queued("reports")
+    assert isinstance(outcome, Succeeded), outcome
+    assert PROBE_CALLS == [(["a", "b"], {"region": "eu", "count": 3})]
+
+
+def test_cron_job_ids_are_checked_against_a_configuration_loaded_once(
+    cron_config: list[object],
+    memory: InMemoryBackend,
+    runtime: DjangoRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cron_config.append(VALID)
+    (entry,) = load_cron_configuration().entries
+    loads: list[bool] = []
+    load = cron_jobs.load_cron_configuration
+
+    def counting(*, check_commands: bool = True) -> CronConfiguration:
+        loads.append(check_commands)
+        return load(check_commands=check_commands)
+
+    monkeypatch.setattr(cron_jobs, "load_cron_configuration", counting)
+    for _ in range(3):
+        run_cron_entry(CronEntryId(entry.id), at(10, 0))  # checked when enqueued...
+    assert [type(outcome) for outcome in memory.run_queued("cron")] == [Succeeded] * 3  # ...and run
+    assert loads == [False]
+    with override_settings(LIGHTWEIGHT_QUEUE_CRON_CATCH_UP_S=60):  # settings changed: reload
+        run_cron_entry(CronEntryId(entry.id), at(10, 1))
+    assert loads == [False, False]
 
 
 def test_a_payload_naming_an_entry_not_configured_is_rejected(

@@ -1,6 +1,6 @@
 """The cron scheduler's process: started, restarted when it dies, stopped with the runner.
 
-The scheduler itself is cron's business (dlq.cron); here a stand-in records when it
+The scheduler itself is cron's business (dlq.cron_jobs); here a stand-in records when it
 runs, in a supervisor started by a small script (no Redis needed).
 """
 

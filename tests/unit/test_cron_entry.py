@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlq.domain.cron import parse_field
-from dlq.domain.cron_entry import ENTRY_KEYS, CronEntry, parse_cron_config
+from dlq.domain.cron.entry import ENTRY_KEYS, CronEntry, parse_cron_config
+from dlq.domain.cron.spec import parse_field
 from dlq.exceptions import Problem
 from tests.strategies import cron_entry_configs
 
@@ -148,10 +148,14 @@ VALID = {"command": "x", "minutes": "*", "hours": "*"}
         ({"hours": ""}, "hours", "'' is empty"),
         ({"hours": None}, "hours", "None is not a string, an int or a list of ints"),
         ({"minutes": True}, "minutes", "True is not a string, an int or a list of ints"),
-        ({"queue": "has space"}, "queue", "'has space' is not valid"),
-        ({"queue": 3}, "queue", "3 is not valid: Input should be a valid string"),
-        ({"timeout": "60"}, "timeout", "'60' is not valid: Input should be a valid integer"),
-        ({"timeout": 0}, "timeout", "0 is not valid: Input should be greater than 0"),
+        (
+            {"queue": "has space"},
+            "queue",
+            "'has space' is not valid: a queue name has no spaces, braces or glob characters",
+        ),
+        ({"queue": 3}, "queue", "3 is not valid: a queue name is a string, not int"),
+        ({"timeout": "60"}, "timeout", "'60' is not valid: a timeout is None or whole seconds"),
+        ({"timeout": 0}, "timeout", "0 is not valid: a timeout is more than 0 seconds"),
         ({"timeout": 1.5}, "timeout", "1.5 is not valid"),
         ({"sigkill_on_stop": "yes"}, "sigkill_on_stop", "'yes' is not valid"),
         ({"sigkill_on_stop": 1}, "sigkill_on_stop", "1 is not valid"),

@@ -10,8 +10,8 @@ from cronsim import CronSim
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlq.domain import cron
-from dlq.domain.cron import CronFieldError, CronSpec, format_field, parse_field
+from dlq.domain.cron import spec as cron
+from dlq.domain.cron.spec import CronFieldError, CronSpec, format_field, parse_field
 from dlq.exceptions import ConfigurationError, DLQError
 from tests.strategies import cron_datetimes, cron_field_inputs, cron_field_sets, cron_fields
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from dlq.conf import DjangoRuntime
-from dlq.core.scheduler import next_fire_time
-from dlq.cron import CronConfiguration, cron_timezone, load_cron_configuration, local_time
+from dlq.core.scheduler import cron_timezone
+from dlq.cron_jobs import load_cron_configuration
 from dlq.domain.allocation import implied_queues
+from dlq.domain.cron.due import next_fire_time
+from dlq.domain.cron.entry import CronConfiguration
 from dlq.exceptions import ConfigurationError
 from dlq.management.options import add_config_argument, configured_runtime
 
@@ -59,8 +62,10 @@ class Command(BaseCommand):
             tz = cron_timezone(settings)
         except ConfigurationError as exc:
             raise CommandError(f"dlq is misconfigured:\n{exc}") from None
+        each = "once per entry" if settings.CRON_COALESCE else "each minute"
         write(
-            f"Cron (times in {tz.key}, missed minutes caught up for {settings.CRON_CATCH_UP_S}s):"
+            f"Cron (times in {tz.key}, missed minutes caught up for"
+            f" {settings.CRON_CATCH_UP_S}s, {each}):"
         )
         if not cron.entries:
             write("  (no entries)")
@@ -81,3 +86,8 @@ class Command(BaseCommand):
             write(f"    next: {local_time(upcoming, tz)}{in_utc}")
         for problem in (*cron.problems, *cron.unknown_commands):
             write(f"  problem: {problem}")
+
+
+def local_time(when: datetime, tz: tzinfo) -> str:
+    """``when`` as ``2024-03-31 02:00 BST`` in ``tz``."""
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from dlq.conf import DjangoRuntime
-from dlq.cron import build_cron_runtime
+from dlq.cron_jobs import build_cron_runtime
 from dlq.domain.allocation import (
     AllocationError,
     WorkerSlot,

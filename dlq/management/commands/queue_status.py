@@ -23,8 +23,8 @@ from dlq.core.protocols import (
     SupportsInspection,
     SupportsPause,
 )
-from dlq.cron import last_fired
-from dlq.domain.cron_entry import CronEntry
+from dlq.cron_jobs import last_fired
+from dlq.domain.cron.entry import CronEntry
 from dlq.domain.envelope import Job, JSONValue
 from dlq.exceptions import ConfigurationError, DLQError
 from dlq.management.options import add_config_argument, configured_runtime

@@ -10,9 +10,12 @@ An app's ``cron.py`` defines ``CONFIG``, a list or tuple of dicts with upstream'
 
 ``command``, ``minutes`` and ``hours`` are required, as upstream requires them (its
 matcher fails on a missing one); the other keys have upstream's defaults. The time
-fields are written as :mod:`dlq.domain.cron` describes. :func:`parse_cron_config` turns
-one app's ``CONFIG`` into :class:`CronEntry` objects and a :class:`Problem` for every
-mistake, named ``<module>.CONFIG[<index>].<key>`` so the reader can find it.
+fields are written as :mod:`dlq.domain.cron.spec` describes; ``queue``, ``timeout`` and
+``sigkill_on_stop`` follow the rules of :mod:`dlq.domain.job_options`, as ``@task``'s
+do. :func:`parse_cron_config` turns one app's ``CONFIG`` into :class:`CronEntry`
+objects and a :class:`Problem` for every mistake, named
+``<module>.CONFIG[<index>].<key>`` so the reader can find it. A
+:class:`CronConfiguration` holds the entries of every installed app.
 
 An entry's :attr:`CronEntry.id` is ``<app label>:<command>:<fingerprint>``, the
 fingerprint a hash of the command and its arguments. The id, not the entry's position,
@@ -41,16 +44,17 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
 )
 
-from dlq.domain.cron import CronFieldError, CronSpec, FieldValue, format_field, parse_field
-from dlq.exceptions import Problem
+from dlq.domain.cron.spec import CronFieldError, CronSpec, FieldValue, format_field, parse_field
+from dlq.domain.job_options import EXPECTED as OPTION_EXPECTED
+from dlq.domain.job_options import QueueName, SigkillOnStop, Timeout
+from dlq.exceptions import ConfigurationError, Problem
 
-__all__ = ["ENTRY_KEYS", "CronEntry", "ParsedCronConfig", "parse_cron_config"]
+__all__ = ["ENTRY_KEYS", "CronConfiguration", "CronEntry", "ParsedCronConfig", "parse_cron_config"]
 
 #: The keys an entry may have, in the order they are displayed.
 ENTRY_KEYS: Final = (
@@ -65,15 +69,11 @@ ENTRY_KEYS: Final = (
     "command_kwargs",
 )
 
-_QUEUE_PATTERN = r"^[^\s{}*?\[\]]+$"
-
 _EXPECTED: Final[Mapping[str, str]] = MappingProxyType(
     {
         "command": "the name of a management command, as `manage.py help` lists it",
         **{name: CronFieldError(name, None, "").expected for name in ("minutes", "hours", "days")},
-        "queue": "a queue name: a non-empty string without spaces, braces or glob characters",
-        "timeout": "None or seconds as an integer > 0",
-        "sigkill_on_stop": "True or False",
+        **OPTION_EXPECTED,
         "command_args": "a list or tuple of JSON values (strings, numbers, booleans, None...)",
         "command_kwargs": "a dict of option names (strings) to JSON values",
     }
@@ -121,9 +121,9 @@ class CronEntry(BaseModel):
     minutes: Annotated[frozenset[int], _time_field("minutes")]
     hours: Annotated[frozenset[int], _time_field("hours")]
     days: Annotated[frozenset[int], _time_field("days")] = frozenset(range(1, 8))
-    queue: Annotated[StrictStr, Field(pattern=_QUEUE_PATTERN)] = "cron"
-    timeout: Annotated[StrictInt, Field(gt=0)] | None = None
-    sigkill_on_stop: StrictBool = False
+    queue: QueueName = "cron"
+    timeout: Timeout = None
+    sigkill_on_stop: SigkillOnStop = False
     command_args: Annotated[tuple[JsonValue, ...], BeforeValidator(_list_or_tuple)] = ()
     command_kwargs: Annotated[Mapping[str, JsonValue], AfterValidator(_frozen)] = Field(
         default_factory=_empty_mapping
@@ -162,6 +162,41 @@ class ParsedCronConfig:
 
     entries: tuple[CronEntry, ...]
     problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class CronConfiguration:
+    """Every valid entry of every installed app, and what is wrong with the rest.
+
+    ``problems`` are mistakes in a ``cron.py`` (check ``dlq.E005``); ``unknown_commands``
+    name entries whose command no installed app provides (``dlq.E006``).
+    """
+
+    entries: tuple[CronEntry, ...]
+    problems: tuple[Problem, ...] = ()
+    unknown_commands: tuple[Problem, ...] = ()
+
+    @cached_property
+    def _by_id(self) -> Mapping[str, CronEntry]:
+        # The first entry wins when two share an id, as the scheduler's claims do.
+        by_id: dict[str, CronEntry] = {}
+        for entry in self.entries:
+            by_id.setdefault(entry.id, entry)
+        return by_id
+
+    def get(self, entry_id: str) -> CronEntry | None:
+        """The entry with this id, or None."""
+        return self._by_id.get(entry_id)
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The queues the entries enqueue onto, each once, in order of first use."""
+        return tuple(dict.fromkeys(entry.queue for entry in self.entries))
+
+    def require_valid(self) -> None:
+        """Raise :class:`ConfigurationError` listing every problem, if there are any."""
+        if self.problems or self.unknown_commands:
+            raise ConfigurationError([*self.problems, *self.unknown_commands])
 
 
 def parse_cron_config(

@@ -2,13 +2,22 @@
 
 - :func:`load_cron_configuration` imports ``<app>.cron`` of every installed app (all of
   them, as upstream; ``IGNORE_APPS`` applies to ``tasks.py`` only) and validates its
-  ``CONFIG`` (see :mod:`dlq.domain.cron_entry`), collecting every problem.
+  ``CONFIG`` (see :mod:`dlq.domain.cron.entry`), collecting every problem.
+  :func:`cron_configuration` is the same, loaded once per runtime and kept until the
+  settings change: the cron task's argument is checked against it at every enqueue and
+  every decode.
 - :data:`run_cron_entry` is the task a cron job is queued as. Its payload names the
   entry's id and the minute, never a command; a worker looks the id up in the
   configuration it has now, so a payload naming anything else is refused (``Rejected``,
-  kept as a dead letter) and nothing in a queue can choose which command runs.
+  kept as a dead letter) and nothing in a queue can choose which command runs. Jobs
+  queued under its old path, ``dlq.cron.run_cron_entry``, run too.
 - :func:`build_cron_runtime` is what ``queue_runner`` calls: the queues cron entries
   imply, and the scheduler loop when this runner takes part.
+
+The pure parts (entries, due minutes, daylight saving) are :mod:`dlq.domain.cron`; the
+scheduler loop is :mod:`dlq.core.scheduler`; ``manage.py check`` reports a bad
+``cron.py`` through :mod:`dlq.checks`. ``DlqConfig.ready()`` imports this module, which
+is what puts :data:`run_cron_entry` in the task registry.
 """
 
 from __future__ import annotations
@@ -17,11 +26,9 @@ import difflib
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from importlib import import_module
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Final, NamedTuple
 
 from django.apps import apps
 from django.core.management import call_command, get_commands
@@ -30,73 +37,46 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from dlq.backends._claims import ClaimTable
-from dlq.conf import DjangoRuntime
+from dlq.conf import DjangoRuntime, get_runtime
 from dlq.core.clock import utc_now
 from dlq.core.protocols import Clock, SupportsClaim, SupportsCronHistory
-from dlq.core.scheduler import (
-    CronScheduler,
-    Firing,
-    takes_part_in_cron,
-)
-from dlq.core.settings import PREFIX, QueueSettings
+from dlq.core.scheduler import CronScheduler, cron_timezone, takes_part_in_cron
 from dlq.core.task import task
-from dlq.domain.cron_entry import CronEntry, parse_cron_config
-from dlq.exceptions import ConfigurationError, Problem
+from dlq.domain.cron.due import Firing
+from dlq.domain.cron.entry import CronConfiguration, CronEntry, parse_cron_config
+from dlq.exceptions import Problem
 
 __all__ = [
-    "CronConfiguration",
+    "LEGACY_TASK_PATH",
     "CronEntryId",
     "CronRuntime",
     "build_cron_runtime",
     "build_scheduler",
-    "cron_timezone",
+    "cron_configuration",
     "last_fired",
     "load_cron_configuration",
-    "local_time",
     "run_cron_entry",
 ]
 
+#: Where the cron task was defined before this module had its name: jobs queued by an
+#: older dlq (still in a queue, or enqueued by a runner not yet upgraded) name it.
+LEGACY_TASK_PATH: Final = "dlq.cron.run_cron_entry"
+
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class CronConfiguration:
-    """Every valid entry of every installed app, and what is wrong with the rest.
-
-    ``problems`` are mistakes in a ``cron.py`` (check ``dlq.E005``); ``unknown_commands``
-    name entries whose command no installed app provides (``dlq.E006``).
-    """
-
-    entries: tuple[CronEntry, ...]
-    problems: tuple[Problem, ...] = ()
-    unknown_commands: tuple[Problem, ...] = ()
-
-    def get(self, entry_id: str) -> CronEntry | None:
-        return next((entry for entry in self.entries if entry.id == entry_id), None)
-
-    @property
-    def queues(self) -> tuple[str, ...]:
-        """The queues the entries enqueue onto, each once, in order of first use."""
-        return tuple(dict.fromkeys(entry.queue for entry in self.entries))
-
-    def require_valid(self) -> None:
-        """Raise :class:`ConfigurationError` listing every problem, if there are any."""
-        if self.problems or self.unknown_commands:
-            raise ConfigurationError([*self.problems, *self.unknown_commands])
 
 
 def load_cron_configuration(*, check_commands: bool = True) -> CronConfiguration:
     """Discover and validate every installed app's ``cron.py``; never raises for a mistake.
 
-    Nothing is cached: each call reads the modules' ``CONFIG`` as it is now.
+    Nothing is cached: each call reads the modules' ``CONFIG`` as it is now (what
+    ``manage.py check`` and a starting runner want); see :func:`cron_configuration`.
     """
     entries: list[CronEntry] = []
     problems: list[Problem] = []
     unknown: list[Problem] = []
     commands: Mapping[str, object] = get_commands() if check_commands else {}
     for app_config in apps.get_app_configs():
-        # dlq's own ``cron`` module is this one, not a schedule.
-        if app_config.name == __package__ or not module_has_submodule(app_config.module, "cron"):
+        if not module_has_submodule(app_config.module, "cron"):
             continue
         module_name = f"{app_config.name}.cron"
         try:
@@ -144,22 +124,19 @@ def _unknown_command(
     )
 
 
-def cron_timezone(settings: QueueSettings) -> ZoneInfo:
-    """``CRON_TIMEZONE`` as a zone; :class:`ConfigurationError` if there is no such zone."""
-    name = settings.CRON_TIMEZONE
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigurationError(
-            [
-                Problem(
-                    f"{PREFIX}CRON_TIMEZONE",
-                    f"{name!r} is not a known time zone ({type(exc).__name__})",
-                    expected="an IANA time zone name such as 'UTC' or 'Europe/London'"
-                    " (install the tzdata package where the system has none)",
-                )
-            ]
-        ) from None
+def _load_entries() -> CronConfiguration:
+    # Commands are not checked: a worker needs the entries, and check/start-up the rest.
+    return load_cron_configuration(check_commands=False)
+
+
+def cron_configuration(runtime: DjangoRuntime | None = None) -> CronConfiguration:
+    """The configuration, loaded once for ``runtime`` (default: the installed one).
+
+    Kept until the runtime is reset (a ``LIGHTWEIGHT_QUEUE_*`` setting or
+    ``INSTALLED_APPS`` changed), so cron job ids are checked without importing and
+    validating every app's ``cron.py`` each time. Command names are not checked here.
+    """
+    return (runtime or get_runtime()).memo(_load_entries)
 
 
 class CronEntryId(str):
@@ -187,20 +164,20 @@ class CronEntryId(str):
 
     @classmethod
     def _configured(cls, value: str) -> CronEntryId:
-        configuration = load_cron_configuration(check_commands=False)
+        configuration = cron_configuration()
         if configuration.get(value) is None:
             broken = " (the configuration has errors)" if configuration.problems else ""
             raise ValueError(f"{value!r} is not an entry of the current cron configuration{broken}")
         return cls(value)
 
 
-@task(queue="cron")
+@task(queue="cron", aliases=(LEGACY_TASK_PATH,))
 def run_cron_entry(entry: CronEntryId, fire_time: datetime) -> None:
     """Run the management command of the configured cron entry ``entry``.
 
     ``fire_time`` is the minute it was scheduled for; it is logged, not passed on.
     """
-    found = load_cron_configuration(check_commands=False).get(entry)
+    found = cron_configuration().get(entry)
     if found is None:  # the configuration changed between decoding and now
         raise LookupError(f"{entry!r} is no longer in the cron configuration")
     logging.getLogger("dlq.cron").info(
@@ -256,6 +233,7 @@ def build_scheduler(
         configuration.entries,
         tz=cron_timezone(settings),
         catch_up_s=settings.CRON_CATCH_UP_S,
+        coalesce=settings.CRON_COALESCE,
         claims_for=claims_for,
         enqueue=enqueue,
         history_for=history_for,
@@ -324,8 +302,3 @@ def last_fired(
         history = backend.last_fired([entry.id]) if isinstance(backend, SupportsCronHistory) else {}
         result.append((entry, history.get(entry.id)))
     return result
-
-
-def local_time(when: datetime, tz: tzinfo) -> str:
-    """``when`` as ``2024-03-31 02:00 BST`` in ``tz``, for display."""
-    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
