@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from dlq.backends._redis_base import RedisBackendBase
+from dlq.backends.redis.base import RedisBackendBase
 from dlq.conf import DjangoRuntime
 from dlq.core.scheduler import CronScheduler, Firing, due_firings
 from dlq.cron import build_scheduler

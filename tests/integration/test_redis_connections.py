@@ -14,17 +14,17 @@ from redis._parsers import _HiredisParser, _RESP2Parser
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import ResponseError
 
-from dlq.backends._redis_connection import (
+from dlq.backends.redis import RedisBackend
+from dlq.backends.redis.connection import (
     BLOCK_CAP_S,
     SOCKET_TIMEOUT_S,
     Line,
     LineLost,
     RedisTarget,
 )
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_scripts import LuaScript
-from dlq.backends._redis_slot_state import Tuning
-from dlq.backends.redis import RedisBackend
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.scripts import LuaScript
+from dlq.backends.redis.slot_state import Tuning
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job

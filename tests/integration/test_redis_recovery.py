@@ -15,9 +15,9 @@ from types import FrameType
 import pytest
 import redis
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_keys import Keys
 from dlq.backends.redis import RedisBackend
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.keys import Keys
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job

@@ -46,7 +46,7 @@ from redis.exceptions import InvalidResponse, NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from dlq.backends._redis_scripts import Arg, LuaScript
+from dlq.backends.redis.scripts import Arg, LuaScript
 from dlq.core.settings import QueueSettings
 from dlq.exceptions import BackendError, ConfigurationError, Problem
 

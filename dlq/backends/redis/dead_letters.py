@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import redis
 
-from dlq.backends._redis_connection import as_bytes_list, as_int
-from dlq.backends._redis_scripts import CLEAR, REQUEUE, Arg, LuaScript
+from dlq.backends.redis.connection import as_bytes_list, as_int
+from dlq.backends.redis.scripts import CLEAR, REQUEUE, Arg, LuaScript
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import decode_job, encode_job
 from dlq.exceptions import PayloadError

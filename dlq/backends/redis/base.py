@@ -1,7 +1,7 @@
 """What both Redis backends share; they differ only in what happens to unfinished jobs.
 
-See :mod:`._redis_keys` for the key layout (and what it means for Redis Cluster),
-:mod:`._redis_slots` for how jobs reach workers, :mod:`._redis_connection` for
+See :mod:`.keys` for the key layout (and what it means for Redis Cluster),
+:mod:`.dispatch` for how jobs reach workers, :mod:`.connection` for
 connections and retries.
 """
 
@@ -20,17 +20,18 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from dlq.backends import _redis_admin as admin
-from dlq.backends import _redis_dead as dead
-from dlq.backends._redis_connection import (
+from dlq.backends.redis import admin
+from dlq.backends.redis import dead_letters as dead
+from dlq.backends.redis.connection import (
     Line,
     LineLost,
     RedisTarget,
     as_int,
     backend_error,
 )
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_scripts import (
+from dlq.backends.redis.dispatch import SlotWorker
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.scripts import (
     ACQUIRE,
     CLEAR,
     RECORD_FIRED,
@@ -39,8 +40,7 @@ from dlq.backends._redis_scripts import (
     Arg,
     LuaScript,
 )
-from dlq.backends._redis_slot_state import Tuning
-from dlq.backends._redis_slots import SlotWorker
+from dlq.backends.redis.slot_state import Tuning
 from dlq.core.clock import utc_now
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
 from dlq.core.settings import QueueSettings

@@ -10,9 +10,9 @@ Why it is fast, and how it keeps its promises:
 * **Writes without waiting.** Handing a job out sends ``SET …:started:<n> sha1(payload)``;
   acknowledging it defers ``LREM processing -1 payload``, which leaves with the next
   command (the next job's marker, usually), so a job costs one system call. Replies are
-  read with the next round trip (see :class:`~dlq.backends._redis_connection.Line`). The
+  read with the next round trip (see :class:`~dlq.backends.redis.connection.Line`). The
   marker has left the process before the job starts, so after a crash the slot knows which
-  job had started: that one is delivered again or buried (:mod:`._redis_recovery`); the
+  job had started: that one is delivered again or buried (:mod:`.recovery`); the
   others never started and simply run. The price of the deferral: a process killed after
   a job's acknowledgement but before its next command loses the acknowledgement, and the
   finished job counts as started and unfinished (run again at least once, dead-lettered
@@ -40,7 +40,7 @@ from typing import NoReturn
 
 from redis.exceptions import RedisError
 
-from dlq.backends._redis_connection import (
+from dlq.backends.redis.connection import (
     Line,
     LineLost,
     RedisTarget,
@@ -51,8 +51,8 @@ from dlq.backends._redis_connection import (
     backoff_s,
     redact,
 )
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_recovery import (
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.recovery import (
     Bury,
     Move,
     Redeliver,
@@ -62,8 +62,8 @@ from dlq.backends._redis_recovery import (
     marker_of,
     settle_args,
 )
-from dlq.backends._redis_scripts import FETCH, SETTLE, Arg, LuaScript
-from dlq.backends._redis_slot_state import NEVER, Held, Slot, Tuning
+from dlq.backends.redis.scripts import FETCH, SETTLE, Arg, LuaScript
+from dlq.backends.redis.slot_state import NEVER, Held, Slot, Tuning
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
 from dlq.exceptions import BackendError, PayloadError

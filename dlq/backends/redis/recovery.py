@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from dlq.backends._redis_dead import encode_entry
-from dlq.backends._redis_scripts import Arg
+from dlq.backends.redis.dead_letters import encode_entry
+from dlq.backends.redis.scripts import Arg
 from dlq.domain.envelope import Job, decode_job, encode_job
 from dlq.exceptions import PayloadError
 

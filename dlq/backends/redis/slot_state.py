@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from dlq.backends._redis_connection import BLOCK_CAP_S
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_recovery import Move
+from dlq.backends.redis.connection import BLOCK_CAP_S
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.recovery import Move
 from dlq.domain.envelope import Job
 
 __all__ = ["NEVER", "Held", "Slot", "Tuning"]

@@ -11,17 +11,17 @@ from datetime import datetime
 
 import redis
 
-from dlq.backends._redis_connection import as_bytes_list, as_int
-from dlq.backends._redis_dead import run_script
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_recovery import (
+from dlq.backends.redis.connection import as_bytes_list, as_int
+from dlq.backends.redis.dead_letters import run_script
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.recovery import (
     Move,
     Redeliver,
     judge_unfinished,
     marker_of,
     settle_args,
 )
-from dlq.backends._redis_scripts import DEDUPLICATE, SETTLE
+from dlq.backends.redis.scripts import DEDUPLICATE, SETTLE
 from dlq.core.protocols import ProgressCallback
 from dlq.domain.envelope import Job, decode_job
 from dlq.exceptions import PayloadError
