@@ -16,7 +16,6 @@ from redis.exceptions import ResponseError
 
 from dlq.backends.redis import RedisBackend
 from dlq.backends.redis.connection import (
-    BLOCK_CAP_S,
     SOCKET_TIMEOUT_S,
     Line,
     LineLost,
@@ -24,7 +23,7 @@ from dlq.backends.redis.connection import (
 )
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.scripts import LuaScript
-from dlq.backends.redis.slot_state import Tuning
+from dlq.backends.redis.tuning import BLOCK_CAP_S, Tuning
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job
@@ -113,7 +112,7 @@ def test_a_url_that_cannot_be_parsed_is_a_configuration_error() -> None:
 def test_sockets_wait_longer_than_a_blocking_pop() -> None:
     assert SOCKET_TIMEOUT_S > BLOCK_CAP_S
     backend = RedisBackend(settings())
-    assert backend._worker._line._socket_timeout > Tuning().block_cap_s
+    assert backend._dispatcher._line._socket_timeout > Tuning().block_cap_s
     options = backend._target.connection_options(socket_timeout=SOCKET_TIMEOUT_S, retry=None)  # type: ignore[arg-type]  # only read back
     assert options["socket_keepalive"] is True
     backend.close()
@@ -129,7 +128,7 @@ def test_a_deferred_command_leaves_with_the_next_one(
     line.send("RPUSH", key, "second")
     assert redis_client.lrange(key, 0, -1) == [b"first", b"second"]
     line.defer("RPUSH", key, "third")
-    line.settle()  # reading owed replies writes what waits first
+    line.read_owed()  # reading owed replies writes what waits first
     assert line.owed == 0
     assert redis_client.llen(key) == 3
     line.defer("RPUSH", key, "dropped")
@@ -158,7 +157,7 @@ def test_a_line_reads_replies_errors_and_losses_with_either_reply_parser(
         line.call("GET", key)  # the server's refusal is raised, the connection kept
     line.send("GET", key)
     line.send("LLEN", key)
-    line.settle()
+    line.read_owed()
     assert [type(error) for error in line.errors] == [ResponseError]  # kept, not raised
     assert line.owed == 0
     nonce = random.randrange(10**9)  # a script this server has not seen: NOSCRIPT, then loaded

@@ -11,10 +11,9 @@ import pytest
 import redis
 
 from dlq.backends.redis.base import RedisBackendBase
-from dlq.backends.redis.dead_letters import run_script
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.recovery import marker_of
-from dlq.backends.redis.scripts import DEDUPLICATE
+from dlq.backends.redis.scripts import DEDUPLICATE, run_script
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Succeeded
 from tests.integration.redis_fixtures import *  # noqa: F403  # registers the Redis fixtures

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from dlq.backends.redis.base import RedisBackendBase
-from dlq.backends.redis.slot_state import Tuning
+from dlq.backends.redis.tuning import Tuning
 
 __all__ = ["RedisBackend", "Tuning"]
 

@@ -29,7 +29,7 @@ from dlq.backends.redis.connection import (
     as_int,
     backend_error,
 )
-from dlq.backends.redis.dispatch import SlotWorker
+from dlq.backends.redis.dispatch import Dispatcher
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.scripts import (
     ACQUIRE,
@@ -39,8 +39,9 @@ from dlq.backends.redis.scripts import (
     RENEW,
     Arg,
     LuaScript,
+    run_script,
 )
-from dlq.backends.redis.slot_state import Tuning
+from dlq.backends.redis.tuning import Tuning
 from dlq.core.clock import utc_now
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
 from dlq.core.settings import QueueSettings
@@ -85,7 +86,7 @@ class RedisBackendBase:
         self._client = self._target.client()
         self._producer = Line(self._target)
         self._producer_retry = Retry(*_ENQUEUE_RETRY, supported_errors=(LineLost,))
-        self._worker = SlotWorker(
+        self._dispatcher = Dispatcher(
             self._target,
             self._keys,
             reliable=self.reliable,
@@ -151,16 +152,16 @@ class RedisBackendBase:
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
     ) -> Job | None:
         # TODO(stop path): honour ``stop`` in the blocking pop (issue #14, item 5).
-        return self._worker.dequeue(queue, worker_number, timeout_s)
+        return self._dispatcher.dequeue(queue, worker_number, timeout_s)
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
-        self._worker.acknowledge(queue, worker_number, job, outcome)
+        self._dispatcher.acknowledge(queue, worker_number, job, outcome)
 
     def release(self, queue: str, worker_number: int) -> int:
-        return self._worker.release(queue, worker_number)
+        return self._dispatcher.release(queue, worker_number)
 
     def close(self) -> None:
-        self._worker.close()
+        self._dispatcher.close()
         self._producer.close()
         self._client.close()
 
@@ -175,7 +176,7 @@ class RedisBackendBase:
         of upstream runners hold no lease: during a rolling upgrade, do not run this while
         upstream workers of the same queue are busy, or the job each is running is queued
         again (upstream's own startup spares only the slots its configuration has)."""
-        self._worker.flush()
+        self._dispatcher.flush()
         requeued = buried = 0
         with self._talking(f"returning jobs of stopped workers of {queue!r}"):
             for number in admin.slot_numbers(self._client, self._keys, queue):
@@ -241,12 +242,12 @@ class RedisBackendBase:
     def clear(self, queue: str) -> int:
         """Remove the waiting jobs and those workers reserved but have not started; returns
         how many. Like ``pause``, waits ``pause_grace_s`` before returning."""
-        self._worker.flush()
+        self._dispatcher.flush()
         with self._talking(f"clearing {queue!r}"):
             keys = [self._keys.queue(queue)]
             for number in admin.slot_numbers(self._client, self._keys, queue):
                 keys += [self._keys.processing(queue, number), self._keys.started(queue, number)]
-            count = as_int(dead.run_script(self._client, CLEAR, keys, []))
+            count = as_int(run_script(self._client, CLEAR, keys, []))
         time.sleep(self._tuning.pause_grace_s)
         return count
 
@@ -300,9 +301,7 @@ class RedisBackendBase:
     def record_fired(self, entry_id: str, when: datetime) -> None:
         with self._talking(f"recording that cron entry {entry_id!r} fired"):
             stamp = when.astimezone(UTC).isoformat()
-            dead.run_script(
-                self._client, RECORD_FIRED, [self._keys.cron_history], [entry_id, stamp]
-            )
+            run_script(self._client, RECORD_FIRED, [self._keys.cron_history], [entry_id, stamp])
 
     def last_fired(self, entry_ids: Collection[str]) -> Mapping[str, datetime]:
         ids = list(entry_ids)
@@ -319,7 +318,7 @@ class RedisBackendBase:
     def _lease(self, script: LuaScript, queue: str, number: int, args: list[Arg]) -> bool:
         with self._talking(f"leasing worker {number} of {queue!r}"):
             key = [self._keys.lease(queue, number)]
-            return as_int(dead.run_script(self._client, script, key, args)) == 1
+            return as_int(run_script(self._client, script, key, args)) == 1
 
     def acquire_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
         return self._lease(ACQUIRE, queue, worker_number, [owner, _ms(ttl_s)])
@@ -333,7 +332,7 @@ class RedisBackendBase:
     def in_progress(self, queue: str) -> Mapping[int, Sequence[Job]]:
         """Per worker number, the jobs the slot has taken and not finished: the running one
         first, then those it reserved in its batch."""
-        self._worker.flush()
+        self._dispatcher.flush()
         with self._talking(f"inspecting the workers of {queue!r}"):
             slots = {
                 number: admin.slot_jobs(self._client, self._keys, queue, number)

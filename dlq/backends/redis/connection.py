@@ -3,7 +3,7 @@
 ``REDIS_URL`` (``redis://``, ``rediss://`` for TLS, ``unix://``, with an optional ACL user
 name) wins over ``REDIS_HOST``/``PORT``/``PASSWORD``; ``REDIS_DATABASE`` is the database
 unless the URL names one. Every socket has a timeout longer than the longest blocking pop
-(:data:`BLOCK_CAP_S`), so a dead or black-holed server is noticed rather than waited on for
+(:data:`~dlq.backends.redis.tuning.BLOCK_CAP_S`), so a dead or black-holed server is noticed rather than waited on for
 ever, and TCP keep-alive is on.
 
 Two kinds of connection:
@@ -47,11 +47,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from dlq.backends.redis.scripts import Arg, LuaScript
+from dlq.backends.redis.tuning import BLOCK_CAP_S, read_timeout_s
 from dlq.core.settings import QueueSettings
 from dlq.exceptions import BackendError, ConfigurationError, Problem
 
 __all__ = [
-    "BLOCK_CAP_S",
     "CONNECT_TIMEOUT_S",
     "MAX_IDLE_S",
     "SOCKET_TIMEOUT_S",
@@ -66,10 +66,8 @@ __all__ = [
     "redact",
 ]
 
-#: The longest a single blocking pop waits; a dequeue with a longer timeout blocks again.
-BLOCK_CAP_S = 5.0
 #: Socket read timeout: longer than any blocking pop, short enough to notice a dead server.
-SOCKET_TIMEOUT_S = BLOCK_CAP_S + 5.0
+SOCKET_TIMEOUT_S = read_timeout_s(BLOCK_CAP_S)
 CONNECT_TIMEOUT_S = 5.0
 #: A line idle longer than this reconnects before its next command instead of trusting it.
 MAX_IDLE_S = 30.0
@@ -408,7 +406,7 @@ class Line:
         self._deferred.append(self._pack(args))
         self._owed += 1
 
-    def settle(self) -> None:
+    def read_owed(self) -> None:
         """Read every owed reply; errors in them are kept in :attr:`errors`, not raised."""
         io = self._connection()
         self._write(io, None)
@@ -421,7 +419,7 @@ class Line:
 
     def call(self, *args: Arg) -> object:
         if self._owed:
-            self.settle()
+            self.read_owed()
         io = self._connection()
         self._write(io, self._pack(args))
         return self._read(io)

@@ -24,8 +24,8 @@ Why it is fast, and how it keeps its promises:
   returns. A job taken by the blocking pop is checked the same way before it is handed out.
 * **Idle.** ``BLMOVE`` blocks on the queue, so an idle worker wakes as a job arrives.
 * **Lost connections** are retried with exponential back-off until the dequeue's timeout
-  (which then returns None). Commands whose replies were lost are made good with script
-  ``SETTLE``, which removes a payload only while more copies of it are in the list than
+  (which then returns None). Commands whose replies were lost are redone with script
+  ``MOVE``, which removes a payload only while more copies of it are in the list than
   should stay, so doing it twice is harmless.
 """
 
@@ -52,6 +52,7 @@ from dlq.backends.redis.connection import (
     redact,
 )
 from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.ledger import NEVER, Held, SlotLedger
 from dlq.backends.redis.recovery import (
     Bury,
     Move,
@@ -60,19 +61,20 @@ from dlq.backends.redis.recovery import (
     judge_timed_out,
     judge_unfinished,
     marker_of,
-    settle_args,
+    move_args,
 )
-from dlq.backends.redis.scripts import FETCH, SETTLE, Arg, LuaScript
-from dlq.backends.redis.slot_state import NEVER, Held, Slot, Tuning
+from dlq.backends.redis.scripts import FETCH, MOVE, Arg, LuaScript
+from dlq.backends.redis.tuning import Tuning
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
 from dlq.exceptions import BackendError, PayloadError
 
-__all__ = ["SlotWorker"]
+__all__ = ["Dispatcher"]
 
 
-class SlotWorker:
-    """Dequeue and acknowledge for any number of slots, over one dedicated connection."""
+class Dispatcher:
+    """Hands jobs out to worker slots and takes them back (dequeue, acknowledge, release),
+    for any number of slots, over one dedicated connection."""
 
     def __init__(
         self,
@@ -92,17 +94,17 @@ class SlotWorker:
             logger,
             tuning,
         )
-        self._line = Line(target, socket_timeout=tuning.block_cap_s + 5.0)
-        self._slots: dict[tuple[str, int], Slot] = {}
-        self._sent: list[tuple[Slot, bytes]] = []  # acknowledgements whose replies are owed
+        self._line = Line(target, socket_timeout=tuning.read_timeout_s)
+        self._slots: dict[tuple[str, int], SlotLedger] = {}
+        self._sent: list[tuple[SlotLedger, bytes]] = []  # acknowledgements whose replies are owed
         self._dirty = False
         self._failures = 0
         self._retry_at = 0.0
 
-    def _slot(self, queue: str, worker_number: int) -> Slot:
+    def _slot(self, queue: str, worker_number: int) -> SlotLedger:
         slot = self._slots.get((queue, worker_number))
         if slot is None:
-            slot = self._slots[queue, worker_number] = Slot(queue, worker_number, self._keys)
+            slot = self._slots[queue, worker_number] = SlotLedger(queue, worker_number, self._keys)
         return slot
 
     # -- talking to Redis ---------------------------------------------------------------
@@ -125,12 +127,12 @@ class SlotWorker:
         self._line.errors.clear()
 
     def _unsure(self) -> None:
-        """Commands sent since the last reply read may or may not have run: owe them."""
+        """Commands sent since the last reply read may or may not have run: redo them."""
         for slot, raw in self._sent:
-            slot.owed.append(Move(raw))
+            slot.redo.append(Move(raw))
         self._sent.clear()
         for slot in self._slots.values():
-            slot.remark = slot.current is not None
+            slot.resend_marker = slot.current is not None
         self._dirty = True
 
     def _lost(self, exc: LineLost) -> None:
@@ -152,20 +154,25 @@ class SlotWorker:
         error = backend_error(exc, self._target, doing)
         raise error from error.__cause__
 
-    def _settle(
-        self, slot: Slot, ops: list[Move], stay: Counter[bytes], *, drop_marker: bool = False
+    def _move(
+        self,
+        slot: SlotLedger,
+        moves: list[Move],
+        stay: Counter[bytes],
+        *,
+        drop_marker: bool = False,
     ) -> int:
-        args = settle_args(ops, stay, guard=False, drop_marker=drop_marker)
-        return as_int(self._script(SETTLE, slot.settle_keys, args))
+        args = move_args(moves, stay, guard=False, drop_marker=drop_marker)
+        return as_int(self._script(MOVE, slot.move_keys, args))
 
-    def _make_good(self) -> None:
+    def _redo_unsure(self) -> None:
         for slot in self._slots.values():
-            if slot.owed:
-                self._settle(slot, slot.owed, slot.holding())
-                slot.owed = []
-            if slot.remark and slot.current is not None:
+            if slot.redo:
+                self._move(slot, slot.redo, slot.holding())
+                slot.redo = []
+            if slot.resend_marker and slot.current is not None:
                 self._call("SET", slot.started, slot.current.marker)
-            slot.remark = False
+            slot.resend_marker = False
         self._dirty = False
 
     # -- dequeue --------------------------------------------------------------------------
@@ -192,7 +199,7 @@ class SlotWorker:
                         return None
                 try:
                     if self._dirty:
-                        self._make_good()
+                        self._redo_unsure()
                     return self._next(slot, deadline)
                 except LineLost as exc:
                     self._unhand(slot)
@@ -204,13 +211,13 @@ class SlotWorker:
                     self._unsure()
                     raise
 
-    def _unhand(self, slot: Slot) -> None:
+    def _unhand(self, slot: SlotLedger) -> None:
         """A job this dequeue took for the caller never reached it: it has not started."""
         if slot.current is not None:
             slot.buffer.appendleft(slot.current)
             slot.current = None
 
-    def _next(self, slot: Slot, deadline: float) -> Job | None:
+    def _next(self, slot: SlotLedger, deadline: float) -> Job | None:
         while True:
             if slot.buffer:
                 if time.monotonic() - slot.checked_at < self._tuning.fresh_s:
@@ -239,14 +246,14 @@ class SlotWorker:
                 # was empty then): no second round trip before it starts.
                 self._take(slot, [as_bytes(moved)], b"")
 
-    def _want(self, slot: Slot) -> int:
+    def _want(self, slot: SlotLedger) -> int:
         tuning = self._tuning
         target = tuning.max_batch if slot.ema_s <= 0 else int(tuning.fresh_s / 2 / slot.ema_s)
         target = max(1, min(tuning.max_batch, target))
         slot.want = 1 if slot.want == 0 else min(target, slot.want * 2)
         return slot.want
 
-    def _fetch(self, slot: Slot, want: int) -> tuple[int | None, int]:
+    def _fetch(self, slot: SlotLedger, want: int) -> tuple[int | None, int]:
         """Check the pause and, when ``want``, take jobs. Returns the pause's PTTL (None when
         not paused) and how many payloads the processing list gave."""
         sent_at = time.monotonic()
@@ -271,14 +278,15 @@ class SlotWorker:
         slot.checked_at = sent_at
         return None, len(raws)
 
-    def _take(self, slot: Slot, raws: list[bytes], marker: bytes) -> None:
-        """Buffer the processing list's jobs (oldest first), settling what cannot run."""
+    def _take(self, slot: SlotLedger, raws: list[bytes], marker: bytes) -> None:
+        """Buffer the processing list's jobs (oldest first). The one its marker says had
+        started is delivered again or buried; undecodable payloads are buried."""
         started = -1
         if marker and marker != slot.acked_marker:
             started = next((i for i, raw in enumerate(raws) if marker_of(raw) == marker), -1)
         now = self._clock()
         held: list[Held] = []
-        ops: list[Move] = []
+        moves: list[Move] = []
         stay: Counter[bytes] = Counter()
         for index, raw in enumerate(raws):
             if index == started:
@@ -290,7 +298,7 @@ class SlotWorker:
                     now=now,
                 )
                 if isinstance(verdict, Redeliver):
-                    ops.append(Move(raw, "first", verdict.raw))
+                    moves.append(Move(raw, "hold_next", verdict.raw))
                     held.append(Held(verdict.job, verdict.raw, marker_of(verdict.raw)))
                     self._log.warning(
                         "%s was started by worker %d of %r, which stopped before finishing it;"
@@ -301,12 +309,12 @@ class SlotWorker:
                         verdict.job.attempts,
                     )
                 else:
-                    ops.append(self._bury(slot, raw, verdict))
+                    moves.append(self._bury(slot, raw, verdict))
                 continue
             try:
                 job = decode_job(raw, deliver=True)
             except PayloadError as exc:
-                ops.append(
+                moves.append(
                     self._bury(
                         slot, raw, bury(raw, f"undecodable payload: {exc.reason}", now, None)
                     )
@@ -314,11 +322,11 @@ class SlotWorker:
                 continue
             held.append(Held(job, raw, marker_of(raw)))
             stay[raw] += 1
-        if ops:
-            self._settle(slot, ops, stay, drop_marker=started >= 0)
+        if moves:
+            self._move(slot, moves, stay, drop_marker=started >= 0)
         slot.buffer.extend(held)
 
-    def _bury(self, slot: Slot, raw: bytes, verdict: Bury) -> Move:
+    def _bury(self, slot: SlotLedger, raw: bytes, verdict: Bury) -> Move:
         self._log.warning(
             "dead-lettered %s of queue %r: %s",
             verdict.job_id or "an undecodable payload",
@@ -327,7 +335,7 @@ class SlotWorker:
         )
         return Move(raw, "dead", verdict.entry)
 
-    def _hand_out(self, slot: Slot) -> Job:
+    def _hand_out(self, slot: SlotLedger) -> Job:
         held = slot.current = slot.buffer.popleft()
         self._line.send("SET", slot.started, held.marker)
         now = time.monotonic()
@@ -343,7 +351,7 @@ class SlotWorker:
         """Read owed replies, so another connection of this process sees their effect."""
         if self._line.owed and self._line.lock.acquire(blocking=False):
             try:
-                self._line.settle()
+                self._line.read_owed()
                 self._confirmed()
             except LineLost as exc:
                 self._lost(exc)
@@ -362,23 +370,23 @@ class SlotWorker:
                 self._log.error("cannot acknowledge %s: it was not dequeued here", job)
                 return
             slot.acked_marker = held.marker
-            op = self._finish(slot, held, outcome)
+            move = self._finish(slot, held, outcome)
             if self._dirty:
-                slot.owed.append(op)
+                slot.redo.append(move)
                 return
             try:
-                if op.where:
-                    self._settle(slot, [op], slot.holding())
+                if move.to != "drop":
+                    self._move(slot, [move], slot.holding())
                 else:
                     self._line.defer("LREM", slot.processing, -1, held.raw)
                     self._sent.append((slot, held.raw))
             except LineLost as exc:
-                slot.owed.append(op)
+                slot.redo.append(move)
                 self._lost(exc)
             except RedisError as exc:
                 self._fail(exc, f"acknowledging {job}")
 
-    def _finish(self, slot: Slot, held: Held, outcome: Outcome) -> Move:
+    def _finish(self, slot: SlotLedger, held: Held, outcome: Outcome) -> Move:
         match outcome:
             case Succeeded() | Failed():
                 return Move(held.raw)
@@ -399,22 +407,22 @@ class SlotWorker:
                 if isinstance(judged, Bury):
                     return self._bury(slot, held.raw, judged)
                 self._log.warning("%s timed out after %gs; queued again", held.job, timeout_s)
-                return Move(held.raw, "back", judged.raw)
+                return Move(held.raw, "requeue_last", judged.raw)
 
     def release(self, queue: str, worker_number: int) -> int:
         with self._line.lock:
             slot = self._slots.get((queue, worker_number))
             if slot is None:
                 return 0
-            ops = [Move(item.raw, "next", item.raw) for item in reversed(slot.buffer)]
+            moves = [Move(item.raw, "requeue_next", item.raw) for item in reversed(slot.buffer)]
             stay: Counter[bytes] = Counter()
             if slot.current is not None:
                 stay[slot.current.raw] += 1
             for attempt in range(3):
                 try:
                     if self._dirty:
-                        self._make_good()
-                    moved = self._settle(slot, ops, stay, drop_marker=slot.current is None)
+                        self._redo_unsure()
+                    moved = self._move(slot, moves, stay, drop_marker=slot.current is None)
                 except LineLost as exc:
                     self._lost(exc)
                     time.sleep(backoff_s(attempt + 1))
@@ -427,7 +435,7 @@ class SlotWorker:
             self._log.warning(
                 "could not give back %d jobs of worker %d of %r; they stay in its processing"
                 " list until the slot runs again or a runner's startup returns them",
-                len(ops),
+                len(moves),
                 worker_number,
                 queue,
             )
