@@ -22,15 +22,10 @@ from redis.retry import Retry
 
 from dlq.backends.redis import admin
 from dlq.backends.redis import dead_letters as dead
-from dlq.backends.redis.connection import (
-    Line,
-    LineLost,
-    RedisTarget,
-    as_int,
-    backend_error,
-)
+from dlq.backends.redis.connection import RedisTarget, as_int, backend_error
 from dlq.backends.redis.dispatch import Dispatcher
 from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.line import Line, LineLost
 from dlq.backends.redis.scripts import (
     ACQUIRE,
     CLEAR,

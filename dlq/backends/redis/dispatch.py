@@ -10,7 +10,7 @@ Why it is fast, and how it keeps its promises:
 * **Writes without waiting.** Handing a job out sends ``SET …:started:<n> sha1(payload)``;
   acknowledging it defers ``LREM processing -1 payload``, which leaves with the next
   command (the next job's marker, usually), so a job costs one system call. Replies are
-  read with the next round trip (see :class:`~dlq.backends.redis.connection.Line`). The
+  read with the next round trip (see :class:`~dlq.backends.redis.line.Line`). The
   marker has left the process before the job starts, so after a crash the slot knows which
   job had started: that one is delivered again or buried (:mod:`.recovery`); the
   others never started and simply run. The price of the deferral: a process killed after
@@ -34,25 +34,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import NoReturn
 
 from redis.exceptions import RedisError
 
+from dlq.backends.redis.bookkeeping import Bookkeeping
 from dlq.backends.redis.connection import (
-    Line,
-    LineLost,
     RedisTarget,
     as_bytes,
     as_bytes_list,
     as_int,
-    backend_error,
     backoff_s,
-    redact,
 )
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.ledger import NEVER, Held, SlotLedger
+from dlq.backends.redis.line import LineLost
 from dlq.backends.redis.recovery import (
     Bury,
     Move,
@@ -61,9 +58,8 @@ from dlq.backends.redis.recovery import (
     judge_timed_out,
     judge_unfinished,
     marker_of,
-    move_args,
 )
-from dlq.backends.redis.scripts import FETCH, MOVE, Arg, LuaScript
+from dlq.backends.redis.scripts import FETCH
 from dlq.backends.redis.tuning import Tuning
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
@@ -72,7 +68,7 @@ from dlq.exceptions import BackendError, PayloadError
 __all__ = ["Dispatcher"]
 
 
-class Dispatcher:
+class Dispatcher(Bookkeeping):
     """Hands jobs out to worker slots and takes them back (dequeue, acknowledge, release),
     for any number of slots, over one dedicated connection."""
 
@@ -87,93 +83,8 @@ class Dispatcher:
         logger: logging.Logger,
         tuning: Tuning,
     ) -> None:
-        self._target, self._keys, self._reliable = target, keys, reliable
-        self._max_deliveries, self._clock, self._log, self._tuning = (
-            max_deliveries,
-            clock,
-            logger,
-            tuning,
-        )
-        self._line = Line(target, socket_timeout=tuning.read_timeout_s)
-        self._slots: dict[tuple[str, int], SlotLedger] = {}
-        self._sent: list[tuple[SlotLedger, bytes]] = []  # acknowledgements whose replies are owed
-        self._dirty = False
-        self._failures = 0
-        self._retry_at = 0.0
-
-    def _slot(self, queue: str, worker_number: int) -> SlotLedger:
-        slot = self._slots.get((queue, worker_number))
-        if slot is None:
-            slot = self._slots[queue, worker_number] = SlotLedger(queue, worker_number, self._keys)
-        return slot
-
-    # -- talking to Redis ---------------------------------------------------------------
-
-    def _call(self, *args: Arg) -> object:
-        reply = self._line.call(*args)
-        self._confirmed()
-        return reply
-
-    def _script(self, script: LuaScript, keys: list[str], args: Sequence[Arg]) -> object:
-        reply = self._line.script(script, keys, args)
-        self._confirmed()
-        return reply
-
-    def _confirmed(self) -> None:
-        self._sent.clear()
-        self._failures = 0
-        for error in self._line.errors:
-            self._log.error("Redis refused a queue bookkeeping command: %s", error)
-        self._line.errors.clear()
-
-    def _unsure(self) -> None:
-        """Commands sent since the last reply read may or may not have run: redo them."""
-        for slot, raw in self._sent:
-            slot.redo.append(Move(raw))
-        self._sent.clear()
-        for slot in self._slots.values():
-            slot.resend_marker = slot.current is not None
-        self._dirty = True
-
-    def _lost(self, exc: LineLost) -> None:
-        self._unsure()
-        self._failures += 1
-        delay = backoff_s(self._failures)
-        self._retry_at = time.monotonic() + delay
-        level = logging.WARNING if self._failures & (self._failures - 1) == 0 else logging.DEBUG
-        self._log.log(
-            level,
-            "lost the connection to Redis at %s (%s, %d in a row); retrying in %.2fs",
-            self._target.location,
-            redact(str(exc), self._target.secrets),
-            self._failures,
-            delay,
-        )
-
-    def _fail(self, exc: RedisError, doing: str) -> NoReturn:
-        error = backend_error(exc, self._target, doing)
-        raise error from error.__cause__
-
-    def _move(
-        self,
-        slot: SlotLedger,
-        moves: list[Move],
-        stay: Counter[bytes],
-        *,
-        drop_marker: bool = False,
-    ) -> int:
-        args = move_args(moves, stay, guard=False, drop_marker=drop_marker)
-        return as_int(self._script(MOVE, slot.move_keys, args))
-
-    def _redo_unsure(self) -> None:
-        for slot in self._slots.values():
-            if slot.redo:
-                self._move(slot, slot.redo, slot.holding())
-                slot.redo = []
-            if slot.resend_marker and slot.current is not None:
-                self._call("SET", slot.started, slot.current.marker)
-            slot.resend_marker = False
-        self._dirty = False
+        super().__init__(target, keys, logger=logger, tuning=tuning)
+        self._reliable, self._max_deliveries, self._clock = reliable, max_deliveries, clock
 
     # -- dequeue --------------------------------------------------------------------------
 
@@ -206,9 +117,9 @@ class Dispatcher:
                     self._lost(exc)
                 except RedisError as exc:
                     self._fail(exc, f"taking jobs from {queue!r}")
-                except BaseException:  # e.g. the worker's StopWorker, from a signal handler
+                except BaseException:  # e.g. a reply out of step (BackendError)
                     self._unhand(slot)
-                    self._unsure()
+                    self._out_of_step()
                     raise
 
     def _unhand(self, slot: SlotLedger) -> None:
@@ -234,10 +145,7 @@ class Dispatcher:
                 nap = self._tuning.paused_poll_s
                 time.sleep(min(remaining, nap, paused_ms / 1000 if paused_ms > 0 else nap))
                 continue
-            block = min(remaining, self._tuning.block_cap_s)
-            moved = self._call(
-                "BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block:.3f}"
-            )
+            moved = self._pop(slot, min(remaining, self._tuning.block_cap_s))
             if moved is None:
                 if time.monotonic() >= deadline:
                     return None
@@ -245,6 +153,13 @@ class Dispatcher:
                 # Within the freshness of the pause check just made (the processing list
                 # was empty then): no second round trip before it starts.
                 self._take(slot, [as_bytes(moved)], b"")
+
+    def _pop(self, slot: SlotLedger, block_s: float) -> object:
+        """Block on the queue until a job moves into the slot's processing list: its
+        payload, or None after ``block_s``."""
+        return self._call(
+            "BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block_s:.3f}"
+        )
 
     def _want(self, slot: SlotLedger) -> int:
         tuning = self._tuning
@@ -263,7 +178,7 @@ class Dispatcher:
         if not isinstance(reply, list) or len(reply) < 2:
             raise BackendError(f"unexpected reply from Redis to script fetch: {reply!r:.80}")
         ttl, marker = as_int(reply[0]), as_bytes(reply[1])
-        if ttl != -2:
+        if ttl != -2:  # paused: the script gave back every job the slot had not started
             slot.buffer.clear()
             slot.checked_at = NEVER
             return ttl, 0
@@ -273,6 +188,7 @@ class Dispatcher:
             else:  # e.g. clear() took reserved jobs: read the processing list again
                 slot.buffer.clear()
             return None, 0
+        # The whole processing list (the buffer was empty): the ledger is whole again.
         raws = as_bytes_list(reply[2:])
         self._take(slot, raws[::-1], marker)
         slot.checked_at = sent_at
@@ -347,17 +263,6 @@ class Dispatcher:
 
     # -- acknowledge, release ---------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Read owed replies, so another connection of this process sees their effect."""
-        if self._line.owed and self._line.lock.acquire(blocking=False):
-            try:
-                self._line.read_owed()
-                self._confirmed()
-            except LineLost as exc:
-                self._lost(exc)
-            finally:
-                self._line.lock.release()
-
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
         with self._line.lock:
             slot = self._slot(queue, worker_number)
@@ -385,6 +290,10 @@ class Dispatcher:
                 self._lost(exc)
             except RedisError as exc:
                 self._fail(exc, f"acknowledging {job}")
+            except BaseException:
+                slot.redo.append(move)
+                self._out_of_step()
+                raise
 
     def _finish(self, slot: SlotLedger, held: Held, outcome: Outcome) -> Move:
         match outcome:
@@ -414,7 +323,6 @@ class Dispatcher:
             slot = self._slots.get((queue, worker_number))
             if slot is None:
                 return 0
-            moves = [Move(item.raw, "requeue_next", item.raw) for item in reversed(slot.buffer)]
             stay: Counter[bytes] = Counter()
             if slot.current is not None:
                 stay[slot.current.raw] += 1
@@ -422,6 +330,9 @@ class Dispatcher:
                 try:
                     if self._dirty:
                         self._redo_unsure()
+                    moves = [
+                        Move(item.raw, "requeue_next", item.raw) for item in reversed(slot.buffer)
+                    ]
                     moved = self._move(slot, moves, stay, drop_marker=slot.current is None)
                 except LineLost as exc:
                     self._lost(exc)
@@ -429,13 +340,16 @@ class Dispatcher:
                     continue
                 except RedisError as exc:
                     self._fail(exc, f"giving back the jobs of worker {worker_number} of {queue!r}")
+                except BaseException:
+                    self._out_of_step()
+                    raise
                 slot.buffer.clear()
                 slot.checked_at = NEVER
                 return moved
             self._log.warning(
                 "could not give back %d jobs of worker %d of %r; they stay in its processing"
                 " list until the slot runs again or a runner's startup returns them",
-                len(moves),
+                len(slot.buffer),
                 worker_number,
                 queue,
             )
