@@ -48,6 +48,7 @@ class Bookkeeping:
         self._dirty = False
         self._failures = 0
         self._retry_at = 0.0
+        self._losses = 0  # the line's losses accounted for
 
     def _slot(self, queue: str, worker_number: int) -> SlotLedger:
         slot = self._slots.get((queue, worker_number))
@@ -66,6 +67,10 @@ class Bookkeeping:
         return reply
 
     def _confirmed(self) -> None:
+        if self._line.losses != self._losses:
+            # The line discarded a connection without a LineLost reaching us (an exception
+            # cut the discard short): what was sent before it may be lost.
+            self._unsure()
         self._sent.clear()
         self._failures = 0
         for error in self._line.errors:
@@ -74,6 +79,7 @@ class Bookkeeping:
 
     def _unsure(self) -> None:
         """Commands sent since the last reply read may or may not have run: redo them."""
+        self._losses = self._line.losses
         for slot, raw in self._sent:
             slot.redo.append(Move(raw))
         self._sent.clear()

@@ -22,7 +22,10 @@ no stale reply can ever be read as another command's, and the next one starts af
   longer than ``max_idle_s`` (it may have been cut silently, by a NAT or a proxy).
 
 After :class:`LineLost`, whether the commands sent since the last reply read ran is
-unknown: their senders must make them safe to repeat. Cause of issue #15's "unexpected
+unknown: their senders must make them safe to repeat. An exception can also cut short the
+discarding itself, before :class:`LineLost` is raised; :attr:`Line.losses` counts every
+discard that forgot something, so an owner that compares it across a reply never takes
+a lost command for a confirmed one. Cause of issue #15's "unexpected
 reply from Redis: NoneType": before this accounting, a worker's stop signal raised
 ``StopWorker`` just after a ``BLMOVE`` had been written and before its reply was awaited;
 the connection was kept, and the next command (the worker's hand-back, script ``MOVE``)
@@ -121,6 +124,9 @@ class Line:
         self._deferred: list[bytes] = []
         # Set while an operation runs: still set at the next one, it was cut short.
         self._unfinished = False
+        #: How many times a connection was discarded with replies owed, commands deferred
+        #: or an operation cut short (counted first, so even a discard cut short counts).
+        self.losses = 0
         self.errors: list[RedisError] = []
         self.lock = threading.RLock()
 
@@ -172,6 +178,11 @@ class Line:
 
     def drop(self) -> None:
         """Close the connection (forgetting owed replies); the next command reconnects."""
+        if self._owed or self._deferred or self._unfinished:
+            self.losses += 1
+        self._close()
+
+    def _close(self) -> None:
         conn, self._conn, self._wire, self._owed = self._conn, None, None, 0
         self._deferred.clear()
         self._unfinished = False
@@ -267,7 +278,7 @@ class Line:
         except _LOST as exc:
             self._fail(exc)
         if not answered:
-            self.drop()
+            self._close()  # the caller accounts for the blocking command: no loss
             return STOPPED
         return self._finish(self._read(wire))
 
