@@ -146,8 +146,7 @@ class RedisBackendBase:
     def dequeue(
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
     ) -> Job | None:
-        # TODO(stop path): honour ``stop`` in the blocking pop (issue #14, item 5).
-        return self._dispatcher.dequeue(queue, worker_number, timeout_s)
+        return self._dispatcher.dequeue(queue, worker_number, timeout_s, stop)
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
         self._dispatcher.acknowledge(queue, worker_number, job, outcome)

@@ -23,6 +23,17 @@ Why it is fast, and how it keeps its promises:
   ``pause_grace_s`` (> ``fresh_s``) after setting the key, so no job starts after it
   returns. A job taken by the blocking pop is checked the same way before it is handed out.
 * **Idle.** ``BLMOVE`` blocks on the queue, so an idle worker wakes as a job arrives.
+* **Stop.** A ``dequeue`` given a stop signal returns None without taking a job once it is
+  set: it looks before every wait, and waits for the blocking pop's reply on the socket
+  and the signal's descriptor together. A pop cut short that way leaves its reply owed
+  on a connection nobody may read again, so the line discards the connection; the pop
+  may still have moved a job into the slot's processing list. That job is given back to
+  the queue, to run next, when the worker releases its slot (``release`` reads the
+  processing list for it); a later ``dequeue`` of the slot takes it instead. The one case
+  this misses: the server runs the pop only after the release has read the list (its
+  bytes held up in the network past the new connection's). The job then waits in the
+  processing list, never started, until the slot runs again or a runner's ``startup``
+  returns it (no slot lease): delayed, never lost, never run twice.
 * **Lost connections** are retried with exponential back-off until the dequeue's timeout
   (which then returns None). Commands whose replies were lost are redone with script
   ``MOVE``, which removes a payload only while more copies of it are in the list than
@@ -49,7 +60,7 @@ from dlq.backends.redis.connection import (
 )
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.ledger import NEVER, Held, SlotLedger
-from dlq.backends.redis.line import LineLost
+from dlq.backends.redis.line import STOPPED, LineLost
 from dlq.backends.redis.recovery import (
     Bury,
     Move,
@@ -61,6 +72,8 @@ from dlq.backends.redis.recovery import (
 )
 from dlq.backends.redis.scripts import FETCH
 from dlq.backends.redis.tuning import Tuning
+from dlq.core.protocols import StopSignal
+from dlq.core.waiting import wait_for_stop
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
 from dlq.exceptions import BackendError, PayloadError
@@ -88,7 +101,9 @@ class Dispatcher(Bookkeeping):
 
     # -- dequeue --------------------------------------------------------------------------
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, stop: StopSignal | None = None
+    ) -> Job | None:
         deadline = time.monotonic() + max(0.0, timeout_s)
         with self._line.lock:
             slot = self._slot(queue, worker_number)
@@ -102,16 +117,17 @@ class Dispatcher(Bookkeeping):
                 )
                 slot.current = None
             while True:
+                if stop is not None and stop.is_set():
+                    return None
                 wait = self._retry_at - time.monotonic()
                 if wait > 0:
                     remaining = deadline - time.monotonic()
-                    time.sleep(max(0.0, min(wait, remaining)))
-                    if wait > remaining:
+                    if wait_for_stop(stop, max(0.0, min(wait, remaining))) or wait > remaining:
                         return None
                 try:
                     if self._dirty:
                         self._redo_unsure()
-                    return self._next(slot, deadline)
+                    return self._next(slot, deadline, stop)
                 except LineLost as exc:
                     self._unhand(slot)
                     self._lost(exc)
@@ -128,7 +144,7 @@ class Dispatcher(Bookkeeping):
             slot.buffer.appendleft(slot.current)
             slot.current = None
 
-    def _next(self, slot: SlotLedger, deadline: float) -> Job | None:
+    def _next(self, slot: SlotLedger, deadline: float, stop: StopSignal | None) -> Job | None:
         while True:
             if slot.buffer:
                 if time.monotonic() - slot.checked_at < self._tuning.fresh_s:
@@ -143,9 +159,14 @@ class Dispatcher(Bookkeeping):
                 return None
             if paused_ms is not None:
                 nap = self._tuning.paused_poll_s
-                time.sleep(min(remaining, nap, paused_ms / 1000 if paused_ms > 0 else nap))
+                if wait_for_stop(
+                    stop, min(remaining, nap, paused_ms / 1000 if paused_ms > 0 else nap)
+                ):
+                    return None
                 continue
-            moved = self._pop(slot, min(remaining, self._tuning.block_cap_s))
+            moved = self._pop(slot, min(remaining, self._tuning.block_cap_s), stop)
+            if moved is STOPPED:
+                return None
             if moved is None:
                 if time.monotonic() >= deadline:
                     return None
@@ -154,12 +175,22 @@ class Dispatcher(Bookkeeping):
                 # was empty then): no second round trip before it starts.
                 self._take(slot, [as_bytes(moved)], b"")
 
-    def _pop(self, slot: SlotLedger, block_s: float) -> object:
+    def _pop(self, slot: SlotLedger, block_s: float, stop: StopSignal | None) -> object:
         """Block on the queue until a job moves into the slot's processing list: its
-        payload, or None after ``block_s``."""
-        return self._call(
-            "BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block_s:.3f}"
+        payload, None after ``block_s``, or STOPPED when ``stop`` came first."""
+        if stop is not None and stop.is_set():
+            return STOPPED
+        # Until its reply is read, the pop may have moved a job the buffer does not show.
+        slot.pop_interrupted = True
+        pop = ("BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block_s:.3f}")
+        moved = (
+            self._line.call(*pop) if stop is None else self._line.call_unless_stopped(stop, *pop)
         )
+        # Replies owed before the pop were read before it was sent, even when it was cut short.
+        self._confirmed()
+        if moved is not STOPPED:
+            slot.pop_interrupted = False
+        return moved
 
     def _want(self, slot: SlotLedger) -> int:
         tuning = self._tuning
@@ -181,6 +212,7 @@ class Dispatcher(Bookkeeping):
         if ttl != -2:  # paused: the script gave back every job the slot had not started
             slot.buffer.clear()
             slot.checked_at = NEVER
+            slot.pop_interrupted = False
             return ttl, 0
         if want == 0:
             if as_int(reply[2]) == len(slot.buffer):
@@ -190,6 +222,7 @@ class Dispatcher(Bookkeeping):
             return None, 0
         # The whole processing list (the buffer was empty): the ledger is whole again.
         raws = as_bytes_list(reply[2:])
+        slot.pop_interrupted = False
         self._take(slot, raws[::-1], marker)
         slot.checked_at = sent_at
         return None, len(raws)
@@ -330,9 +363,7 @@ class Dispatcher(Bookkeeping):
                 try:
                     if self._dirty:
                         self._redo_unsure()
-                    moves = [
-                        Move(item.raw, "requeue_next", item.raw) for item in reversed(slot.buffer)
-                    ]
+                    moves = self._giving_back(slot, stay)
                     moved = self._move(slot, moves, stay, drop_marker=slot.current is None)
                 except LineLost as exc:
                     self._lost(exc)
@@ -345,6 +376,7 @@ class Dispatcher(Bookkeeping):
                     raise
                 slot.buffer.clear()
                 slot.checked_at = NEVER
+                slot.pop_interrupted = False
                 return moved
             self._log.warning(
                 "could not give back %d jobs of worker %d of %r; they stay in its processing"
@@ -354,6 +386,22 @@ class Dispatcher(Bookkeeping):
                 queue,
             )
             return 0
+
+    def _giving_back(self, slot: SlotLedger, stay: Counter[bytes]) -> list[Move]:
+        """Moves that return the jobs the slot holds and has not started to the queue's
+        tail, to run next in the order they had."""
+        if not slot.pop_interrupted:
+            return [Move(item.raw, "requeue_next", item.raw) for item in reversed(slot.buffer)]
+        # A pop cut short may have moved in a job the buffer does not show: give back what
+        # the processing list holds (newest first, as the buffer reversed), less what stays.
+        keep = stay.copy()
+        moves = []
+        for raw in as_bytes_list(self._call("LRANGE", slot.processing, 0, -1)):
+            if keep[raw] > 0:
+                keep[raw] -= 1
+            else:
+                moves.append(Move(raw, "requeue_next", raw))
+        return moves
 
     def close(self) -> None:
         with self._line.lock:

@@ -57,6 +57,9 @@ class SlotLedger:
         self.redo: list[Move] = []
         #: The started marker may not have reached Redis: set it again with the redo.
         self.resend_marker = False
+        #: A blocking pop's reply was never read (a stop cut its wait short): it may have
+        #: moved a job into the processing list that the buffer does not show.
+        self.pop_interrupted = False
 
     def holding(self) -> Counter[bytes]:
         """The payloads its processing list should hold: the buffer and the current job."""
