@@ -103,7 +103,7 @@ def test_resp3_in_the_url_leaves_the_line_on_resp2(
     url = SHARED_URL + ("&" if "?" in SHARED_URL else "?") + "protocol=3"
     settings = QueueSettings.model_validate({"REDIS_URL": url, "REDIS_PREFIX": redis_prefix})
     target = RedisTarget.from_settings(settings)
-    assert target.options["protocol"] == 3  # the pooled client keeps what the URL asks
+    assert int(target.options["protocol"]) == 3  # the pooled client keeps what the URL asks
     line = Line(target)
     assert b"resp=2" in line.call("CLIENT", "INFO")  # type: ignore[operator]  # bytes
     key = f"{redis_prefix}:tracked"
