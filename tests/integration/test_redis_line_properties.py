@@ -25,7 +25,7 @@ _runs = itertools.count()
 _NEVER = 10**9  # a bytecode no step reaches: not interrupted
 
 
-class Ledger:
+class Account:
     """What the test knows the line was given and what it has confirmed.
 
     A command is *pending* from the moment it is handed to the line until a reply read
@@ -49,7 +49,7 @@ class Ledger:
         self.issued.append(token)
         self.pending.append(token)
 
-    def settled(self) -> None:
+    def all_read(self) -> None:
         """Every owed reply was read: the pending commands ran, refusals were kept."""
         if self.line.losses != self.losses:
             self.lost()
@@ -94,17 +94,17 @@ def test_every_reply_lands_where_it_belongs(
     log, text, empty = (f"{redis_prefix}:{run}:{name}" for name in ("log", "text", "empty"))
     redis_client.set(text, "not a number")  # INCR on it is refused
     line = Line(RedisTarget.from_settings(redis_settings))
-    ledger = Ledger(line)
+    account = Account(line)
     stop, never = StopFlag(), StopFlag()
     stop.set()
     actions: dict[str, Callable[[str, bool], None]] = {}
 
     def send(token: str, refused: bool, how: Callable[..., None]) -> None:
         if refused:
-            ledger.refusals += 1
+            account.refusals += 1
             how("INCR", text)
         else:
-            ledger.push(token)
+            account.push(token)
             how("RPUSH", log, token)
 
     actions["send"] = lambda token, refused: send(token, refused, line.send)
@@ -115,19 +115,19 @@ def test_every_reply_lands_where_it_belongs(
             try:
                 line.call("INCR", text)
             except ResponseError:
-                ledger.settled()
+                account.all_read()
                 return
             raise AssertionError("INCR of a text was not refused")
         assert line.call("ECHO", token) == token.encode()
-        ledger.settled()
+        account.all_read()
 
     def read_owed(token: str, refused: bool) -> None:
         line.read_owed()
-        ledger.settled()
+        account.all_read()
 
     def kill(token: str, refused: bool) -> None:
         client_id = line.call("CLIENT", "ID")
-        ledger.settled()
+        account.all_read()
         redis_client.client_kill_filter(_id=str(client_id))
 
     def blocking(token: str, refused: bool) -> None:
@@ -136,7 +136,7 @@ def test_every_reply_lands_where_it_belongs(
             assert line.call_unless_stopped(never, "BLPOP", empty, "0.01") is None
         else:
             assert line.call_unless_stopped(stop, "BLPOP", empty, "5") is STOPPED
-        ledger.settled()  # owed replies are read before the blocking command is sent
+        account.all_read()  # owed replies are read before the blocking command is sent
 
     actions.update(call=call, read_owed=read_owed, kill=kill, blocking=blocking)
     try:
@@ -146,23 +146,23 @@ def test_every_reply_lands_where_it_belongs(
                 try:
                     actions[step.action](token, step.refused)
                 except Interrupted:
-                    ledger.cut_short(token, step.action in ("send", "defer") and step.refused)
+                    account.cut_short(token, step.action in ("send", "defer") and step.refused)
                 except LineLost:
-                    ledger.lost()
+                    account.lost()
         for _ in range(2):  # a killed connection may cost one LineLost first
             try:
                 read_owed("", False)
                 break
             except LineLost:
-                ledger.lost()
+                account.lost()
         logged = [
             item.decode() if isinstance(item, bytes) else item
             for item in redis_client.lrange(log, 0, -1)
         ]
         assert len(logged) == len(set(logged)), "a command ran twice"
-        issued = iter(ledger.issued)
+        issued = iter(account.issued)
         assert all(token in issued for token in logged), "the log is out of order"
-        assert ledger.confirmed <= set(logged), "a confirmed command did not run"
+        assert account.confirmed <= set(logged), "a confirmed command did not run"
     finally:
         line.close()
         stop.close()

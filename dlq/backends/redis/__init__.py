@@ -18,9 +18,10 @@ keys have no tag, and the scripts touch both: the backends need one Redis server
 replicas or Sentinel if wanted), not a cluster. :mod:`dlq.backends.redis.keys` has the
 full layout. Needs Redis 6.2 or later (``BLMOVE``, ``LPOS``).
 
-How jobs reach workers quickly (batches, writes without waiting, pause) is described in
-:mod:`dlq.backends.redis.dispatch`; connections and retries in
-:mod:`dlq.backends.redis.connection`.
+How jobs reach workers quickly (batches, writes without waiting, pause, stop) is described
+in :mod:`dlq.backends.redis.dispatch`; connections and retries in
+:mod:`dlq.backends.redis.connection`; the pipelined connection a worker uses, and why it
+never reads a reply out of step, in :mod:`dlq.backends.redis.line`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What both Redis backends share; they differ only in what happens to unfinished jobs.
 
 See :mod:`.keys` for the key layout (and what it means for Redis Cluster),
-:mod:`.dispatch` for how jobs reach workers, :mod:`.connection` for
-connections and retries.
+:mod:`.dispatch` for how jobs reach workers, :mod:`.connection` for connections and
+retries, :mod:`.line` for the pipelined connection of workers and enqueuers.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """What a dispatcher keeps straight about its pipelined line, apart from handing out jobs.
 
-Acknowledgements go out without waiting for their replies (:meth:`~dlq.backends.redis.line.Line.defer`),
-so until the next reply is read they are only *sent*. When the line is lost, or a reply
-shows it out of step, whatever was sent since the last reply read may or may not have
-run: it is noted in each slot's ledger (``redo``, ``resend_marker``) and redone, with
-script ``MOVE``, which is harmless if it had run, before the next command of the slot.
-Connection failures are retried with exponential back-off, logged at powers of two.
+Acknowledgements go out without waiting for their replies
+(:meth:`~dlq.backends.redis.line.Line.defer`), so until the next reply is read they are
+only *sent*. When the line is lost (:class:`~dlq.backends.redis.line.LineLost`, or its
+``losses`` count moved), or a reply shows it out of step, whatever was sent since the
+last reply read may or may not have run: it is noted in each slot's ledger (``redo``,
+``resend_marker``) and redone, with script ``MOVE``, which is harmless if it had run,
+before the slot's next command. Connection failures are retried with exponential
+back-off, logged at powers of two.
 """
 
 from __future__ import annotations

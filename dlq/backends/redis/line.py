@@ -25,11 +25,13 @@ After :class:`LineLost`, whether the commands sent since the last reply read ran
 unknown: their senders must make them safe to repeat. An exception can also cut short the
 discarding itself, before :class:`LineLost` is raised; :attr:`Line.losses` counts every
 discard that forgot something, so an owner that compares it across a reply never takes
-a lost command for a confirmed one. Cause of issue #15's "unexpected
-reply from Redis: NoneType": before this accounting, a worker's stop signal raised
-``StopWorker`` just after a ``BLMOVE`` had been written and before its reply was awaited;
-the connection was kept, and the next command (the worker's hand-back, script ``MOVE``)
-read the ``BLMOVE``'s empty reply as its own.
+a lost command for a confirmed one.
+
+Why this matters (issue #15's "unexpected reply from Redis: NoneType"): a worker's stop
+signal used to raise ``StopWorker`` wherever the process was. Landing just after a
+``BLMOVE`` had been written and before its reply was awaited, it left the connection in
+place with the reply unaccounted for, and the worker's hand-back (script ``MOVE``) read
+the pop's empty reply as its own.
 
 How the bytes move (straight to the socket and to hiredis, or through redis-py's public
 methods) is :mod:`dlq.backends.redis.wire`'s business.
