@@ -133,7 +133,7 @@ class Dispatcher(Bookkeeping):
                     self._lost(exc)
                 except RedisError as exc:
                     self._fail(exc, f"taking jobs from {queue!r}")
-                except BaseException:  # e.g. a reply out of step (BackendError)
+                except BaseException:  # a reply out of step (BackendError), a KeyboardInterrupt
                     self._unhand(slot)
                     self._out_of_step()
                     raise
@@ -207,7 +207,10 @@ class Dispatcher(Bookkeeping):
             FETCH, [slot.queue_key, slot.processing, slot.pause, slot.started], [want]
         )
         if not isinstance(reply, list) or len(reply) < 2:
-            raise BackendError(f"unexpected reply from Redis to script fetch: {reply!r:.80}")
+            # The type only: a reply out of step could hold job payloads (personal data).
+            raise BackendError(
+                f"unexpected reply from Redis to script fetch: {type(reply).__name__}"
+            )
         ttl, marker = as_int(reply[0]), as_bytes(reply[1])
         if ttl != -2:  # paused: the script gave back every job the slot had not started
             slot.buffer.clear()
