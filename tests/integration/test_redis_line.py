@@ -3,6 +3,7 @@ says, nothing buffered lost, a stop that cuts a blocking command short, interrup
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -219,3 +220,12 @@ def test_an_operation_cut_short_makes_the_next_one_start_afresh(
         assert line.call("ECHO", f"after {opcode}") == f"after {opcode}".encode()
     else:
         pytest.fail("the call never ran to its end")
+
+
+def test_a_connection_the_server_refuses_says_so_each_time(redis_settings: QueueSettings) -> None:
+    target = RedisTarget.from_settings(redis_settings)
+    line = Line(dataclasses.replace(target, options={**target.options, "db": 100000}))
+    for _ in range(2):  # nothing was sent: no "cut short" the second time
+        with pytest.raises(ResponseError, match="DB index is out of range"):
+            line.call("PING")
+    line.close()

@@ -172,6 +172,9 @@ class Line:
             return open_wire(conn, direct=self._direct)
         except _LOST as exc:
             self._fail(exc)
+        except BaseException:  # e.g. the server refused SELECT: nothing was sent yet
+            self._close()
+            raise
 
     def _fail(self, exc: BaseException) -> NoReturn:
         """The connection failed: discard it, and say so."""
