@@ -36,7 +36,7 @@ from django.utils.module_loading import module_has_submodule
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
-from dlq.backends._claims import ClaimTable
+from dlq.backends.claims import ClaimTable
 from dlq.conf import DjangoRuntime, get_runtime
 from dlq.core.clock import utc_now
 from dlq.core.protocols import Clock, SupportsClaim, SupportsCronHistory

@@ -299,3 +299,35 @@ def cron_entries(draw: st.DrawFn, max_size: int = 3) -> list[CronEntry]:
         parsed = parse_cron_config([raw], app_label="app", where="app.cron.CONFIG")
         entries.append(parsed.entries[0])
     return entries
+
+
+# ---------------------------------------------------------------------------
+# The pipelined line (dlq.backends.redis.line)
+# ---------------------------------------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+__all__ += ["LineStep", "line_steps"]
+
+
+@dataclass(frozen=True)
+class LineStep:
+    """One thing done to a line: ``action`` (send, defer or call a command, read what is
+    owed, kill the connection from the server's side, a blocking command that a stop cuts
+    short), whether the server refuses the command, and the bytecode at which an exception
+    interrupts the step (None: not interrupted)."""
+
+    action: Literal["send", "defer", "call", "read_owed", "kill", "blocking"]
+    refused: bool
+    interrupt_at: int | None
+
+
+def line_steps(max_size: int = 25) -> st.SearchStrategy[list[LineStep]]:
+    """Scripts of steps for a line, every kind interleaved with every other."""
+    step = st.builds(
+        LineStep,
+        st.sampled_from(["send", "defer", "call", "read_owed", "kill", "blocking"]),
+        st.booleans(),
+        st.none() | st.none() | st.integers(1, 120),
+    )
+    return st.lists(step, max_size=max_size)

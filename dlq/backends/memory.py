@@ -20,7 +20,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from dlq.backends._claims import ClaimTable
+from dlq.backends.claims import ClaimTable
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job, decode_job

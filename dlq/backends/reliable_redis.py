@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dlq.backends._redis_base import RedisBackendBase
+from dlq.backends.redis.base import RedisBackendBase
 
 __all__ = ["ReliableRedisBackend"]
 

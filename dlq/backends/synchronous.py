@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from dlq.backends._claims import ClaimTable
+from dlq.backends.claims import ClaimTable
 from dlq.core.protocols import BackendContext, Clock, StopSignal
 from dlq.core.waiting import wait_for_stop
 from dlq.domain.envelope import Job, decode_job

@@ -5,6 +5,7 @@ Capability tests run only where the backend declares the capability.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from dlq.core.protocols import (
 )
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Rejected, Succeeded, TimedOut
+from dlq.worker.stop_flag import StopFlag
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 QUEUE = "contract"
@@ -96,6 +98,51 @@ def test_first_delivery_is_attempt_one_and_keeps_the_job(backend: Backend) -> No
 
 def test_dequeue_waits_then_gives_none(backend: Backend) -> None:
     assert backend.dequeue(QUEUE, 1, 0.05) is None
+
+
+@pytest.fixture
+def stop() -> Iterator[StopFlag]:
+    flag = StopFlag()
+    yield flag
+    flag.close()
+
+
+def dequeue_in_background(
+    backend: Backend, stop: StopFlag, results: list[Job | None]
+) -> threading.Event:
+    """Start ``dequeue(QUEUE, 1, timeout_s=30, stop=stop)`` in a thread; the event is set
+    when it has returned (its result appended to ``results``)."""
+    returned = threading.Event()
+
+    def dequeue() -> None:
+        results.append(backend.dequeue(QUEUE, 1, 30, stop=stop))
+        returned.set()
+
+    threading.Thread(target=dequeue, name="contract-dequeue", daemon=True).start()
+    return returned
+
+
+def test_a_set_stop_returns_none_at_once_without_taking_a_job(
+    backend: Backend, stop: StopFlag
+) -> None:
+    backend.enqueue(job(1), QUEUE)
+    stop.set()
+    results: list[Job | None] = []
+    # 5 s: generous for a busy machine, far below the 30 s the dequeue may wait.
+    assert dequeue_in_background(backend, stop, results).wait(5), "the stop was not honoured"
+    assert results == [None]
+    assert [j.args[0] for j in drain(backend)] == [1]
+
+
+def test_a_stop_set_while_dequeue_waits_ends_the_wait(backend: Backend, stop: StopFlag) -> None:
+    results: list[Job | None] = []
+    returned = dequeue_in_background(backend, stop, results)
+    assert not returned.wait(0.3)  # nothing queued: it waits
+    stop.set()  # from this thread, as a signal handler would from the main one
+    assert returned.wait(5), "the stop did not end the wait"
+    assert results == [None]
+    backend.enqueue(job(2), QUEUE)  # and the backend serves the slot as before
+    assert [j.args[0] for j in drain(backend)] == [2]
 
 
 def test_queues_are_separate(backend: Backend) -> None:

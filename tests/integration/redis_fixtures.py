@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_keys import glob_escape
 from dlq.backends.redis import RedisBackend
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.keys import glob_escape
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.protocols import Backend
 from dlq.core.settings import QueueSettings

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from dlq.backends._redis_base import RedisBackendBase
+from dlq.backends.redis.base import RedisBackendBase
 from dlq.conf import DjangoRuntime
 from dlq.core.scheduler import CronScheduler
 from dlq.cron_jobs import build_scheduler

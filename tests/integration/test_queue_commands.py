@@ -22,8 +22,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from dlq.backends._redis_keys import Keys
 from dlq.backends.memory import InMemoryBackend
+from dlq.backends.redis.keys import Keys
 from dlq.conf import DjangoRuntime
 from dlq.core.protocols import Backend
 from dlq.domain.durations import DURATION_SYNTAX, UNTIL_SYNTAX

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_keys import Keys
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.keys import Keys
 from dlq.core.protocols import (
     Backend,
     SupportsClaim,

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import random
 import traceback
 from datetime import UTC, datetime
 
 import pytest
 import redis
-from redis._parsers import _HiredisParser, _RESP2Parser
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.exceptions import ResponseError
 
-from dlq.backends._redis_connection import (
-    BLOCK_CAP_S,
-    SOCKET_TIMEOUT_S,
-    Line,
-    LineLost,
-    RedisTarget,
-)
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_scripts import LuaScript
-from dlq.backends._redis_slot_state import Tuning
 from dlq.backends.redis import RedisBackend
+from dlq.backends.redis.connection import SOCKET_TIMEOUT_S, RedisTarget
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.tuning import BLOCK_CAP_S, Tuning
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job
@@ -113,63 +102,10 @@ def test_a_url_that_cannot_be_parsed_is_a_configuration_error() -> None:
 def test_sockets_wait_longer_than_a_blocking_pop() -> None:
     assert SOCKET_TIMEOUT_S > BLOCK_CAP_S
     backend = RedisBackend(settings())
-    assert backend._worker._line._socket_timeout > Tuning().block_cap_s
+    assert backend._dispatcher._line._socket_timeout == Tuning().read_timeout_s > BLOCK_CAP_S
     options = backend._target.connection_options(socket_timeout=SOCKET_TIMEOUT_S, retry=None)  # type: ignore[arg-type]  # only read back
     assert options["socket_keepalive"] is True
     backend.close()
-
-
-def test_a_deferred_command_leaves_with_the_next_one(
-    redis_settings: QueueSettings, redis_client: redis.Redis, redis_prefix: str
-) -> None:
-    line = Line(RedisTarget.from_settings(redis_settings))
-    key = f"{redis_prefix}:deferred"
-    line.defer("RPUSH", key, "first")
-    assert redis_client.llen(key) == 0  # not even written yet
-    line.send("RPUSH", key, "second")
-    assert redis_client.lrange(key, 0, -1) == [b"first", b"second"]
-    line.defer("RPUSH", key, "third")
-    line.settle()  # reading owed replies writes what waits first
-    assert line.owed == 0
-    assert redis_client.llen(key) == 3
-    line.defer("RPUSH", key, "dropped")
-    line.drop()  # a lost connection forgets it, as it forgets owed replies
-    assert line.call("LLEN", key) == 3
-    line.close()
-
-
-@pytest.mark.parametrize(
-    "parser", [_HiredisParser, _RESP2Parser], ids=["hiredis-direct", "redis-py-methods"]
-)
-def test_a_line_reads_replies_errors_and_losses_with_either_reply_parser(
-    parser: type, redis_settings: QueueSettings, redis_client: redis.Redis, redis_prefix: str
-) -> None:
-    base = RedisTarget.from_settings(redis_settings)
-    line = Line(dataclasses.replace(base, options={**base.options, "parser_class": parser}))
-    key = f"{redis_prefix}:line"
-    big = [b"%04d" % i + b"x" * 1000 for i in range(1000)]  # ~1 MB: a reply of many reads
-    assert line.call("RPUSH", key, *big) == 1000
-    assert line._io is not None
-    assert line._conn is not None
-    direct = line._io.read != line._conn.read_response
-    assert direct == (parser is _HiredisParser)
-    assert line.call("LRANGE", key, 0, -1) == big
-    with pytest.raises(ResponseError, match="WRONGTYPE"):
-        line.call("GET", key)  # the server's refusal is raised, the connection kept
-    line.send("GET", key)
-    line.send("LLEN", key)
-    line.settle()
-    assert [type(error) for error in line.errors] == [ResponseError]  # kept, not raised
-    assert line.owed == 0
-    nonce = random.randrange(10**9)  # a script this server has not seen: NOSCRIPT, then loaded
-    script = LuaScript("test_line", f"return redis.call('LLEN', KEYS[1]) + {nonce}")
-    assert line.script(script, [key], []) == 1000 + nonce
-    client_id = line.call("CLIENT", "ID")
-    redis_client.client_kill_filter(_id=str(client_id))
-    with pytest.raises(LineLost):
-        line.call("PING")
-    assert line.call("LLEN", key) == 1000  # a new connection
-    line.close()
 
 
 def test_long_dequeue_timeouts_block_in_capped_steps(redis_settings: QueueSettings) -> None:

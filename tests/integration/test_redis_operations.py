@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_dead import run_script
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_recovery import marker_of
-from dlq.backends._redis_scripts import DEDUPLICATE
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.recovery import marker_of
+from dlq.backends.redis.scripts import DEDUPLICATE, run_script
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Succeeded
 from tests.integration.redis_fixtures import *  # noqa: F403  # registers the Redis fixtures

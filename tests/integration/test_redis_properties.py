@@ -7,8 +7,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_keys import Keys
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.keys import Keys
 from dlq.domain.outcome import Rejected, Succeeded
 from tests.integration.redis_fixtures import *  # noqa: F403  # registers the Redis fixtures
 from tests.strategies import QUEUED_REGISTERED_PATH, queued_payloads

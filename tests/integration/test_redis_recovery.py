@@ -15,9 +15,9 @@ from types import FrameType
 import pytest
 import redis
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_keys import Keys
 from dlq.backends.redis import RedisBackend
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.keys import Keys
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job
@@ -38,7 +38,7 @@ def job(number: int) -> Job:
 def crash(backend: RedisBackendBase) -> None:
     """Leave ``backend`` as a killed process would: nothing acknowledged, nothing released."""
     backend.in_progress(Q)  # (reads owed replies: in a real crash the kernel still sends them)
-    backend._worker._line.drop()
+    backend._dispatcher._line.drop()
 
 
 def test_a_crashed_delivery_comes_back_counted_then_is_dead_lettered(

@@ -16,44 +16,50 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, TypeAlias
 
-from dlq.backends._redis_dead import encode_entry
-from dlq.backends._redis_scripts import Arg
+from dlq.backends.redis.dead_letters import encode_entry
+from dlq.backends.redis.scripts import Arg
 from dlq.domain.envelope import Job, decode_job, encode_job
 from dlq.exceptions import PayloadError
 
 __all__ = [
     "Bury",
+    "Destination",
     "Move",
     "Redeliver",
     "bury",
     "judge_timed_out",
     "judge_unfinished",
     "marker_of",
-    "settle_args",
+    "move_args",
 ]
+
+#: Where script MOVE puts a payload it takes out of a processing list: nowhere (an
+#: acknowledged job), back on the queue to run after every waiting job, or next, into the
+#: dead letters, or back into the processing list to be handed out next by its slot.
+Destination: TypeAlias = Literal["drop", "requeue_last", "requeue_next", "dead", "hold_next"]
 
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """One group of script SETTLE: take ``raw`` out of a processing list and put ``value``
-    ``where`` ('': nowhere, 'back'/'next': the queue's head/tail, 'dead', 'first': the
-    processing list's tail)."""
+    """One group of script MOVE: take ``raw`` out of a processing list and put ``value``
+    ``to`` its destination."""
 
     raw: bytes
-    where: str = ""
+    to: Destination = "drop"
     value: bytes = b""
 
 
-def settle_args(
+def move_args(
     moves: Sequence[Move], stay: Counter[bytes], *, guard: bool, drop_marker: bool
 ) -> list[Arg]:
-    """ARGV for script SETTLE; ``stay`` counts the payloads the list should keep after."""
+    """ARGV for script MOVE; ``stay`` counts the payloads the list should keep after."""
     left = Counter(move.raw for move in moves)
     args: list[Arg] = ["1" if guard else "0", "1" if drop_marker else "0"]
     for move in moves:
         left[move.raw] -= 1
-        args += [move.raw, stay[move.raw] + left[move.raw], move.where, move.value]
+        args += [move.raw, stay[move.raw] + left[move.raw], move.to, move.value]
     return args
 
 

@@ -11,17 +11,16 @@ from datetime import datetime
 
 import redis
 
-from dlq.backends._redis_connection import as_bytes_list, as_int
-from dlq.backends._redis_dead import run_script
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_recovery import (
+from dlq.backends.redis.connection import as_bytes_list, as_int
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.recovery import (
     Move,
     Redeliver,
     judge_unfinished,
     marker_of,
-    settle_args,
+    move_args,
 )
-from dlq.backends._redis_scripts import DEDUPLICATE, SETTLE
+from dlq.backends.redis.scripts import DEDUPLICATE, MOVE, run_script
 from dlq.core.protocols import ProgressCallback
 from dlq.domain.envelope import Job, decode_job
 from dlq.exceptions import PayloadError
@@ -119,7 +118,7 @@ def recover_slot(
     for index in reversed(range(len(raws))):  # newest first: the oldest ends at the tail
         raw = raws[index]
         if index != started_at:
-            moves.append(Move(raw, "next", raw))
+            moves.append(Move(raw, "requeue_next", raw))
             continue
         verdict = judge_unfinished(
             raw,
@@ -129,7 +128,7 @@ def recover_slot(
             now=now,
         )
         if isinstance(verdict, Redeliver):
-            moves.append(Move(raw, "next", verdict.raw))
+            moves.append(Move(raw, "requeue_next", verdict.raw))
             logger.warning("%s was started by a worker that is gone; queued again", verdict.job)
         else:
             moves.append(Move(raw, "dead", verdict.entry))
@@ -137,9 +136,9 @@ def recover_slot(
             logger.warning(
                 "dead-lettered %s of queue %r: %s", verdict.job_id, queue, verdict.reason
             )
-    settle_keys = [processing, keys.queue(queue), keys.dead(queue), lease, started]
-    args = settle_args(moves, Counter(), guard=True, drop_marker=True)
-    moved = as_int(run_script(client, SETTLE, settle_keys, args))
+    move_keys = [processing, keys.queue(queue), keys.dead(queue), lease, started]
+    args = move_args(moves, Counter(), guard=True, drop_marker=True)
+    moved = as_int(run_script(client, MOVE, move_keys, args))
     if moved < 0:
         return 0, 0
     return max(0, moved - buried), buried

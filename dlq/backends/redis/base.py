@@ -1,8 +1,8 @@
 """What both Redis backends share; they differ only in what happens to unfinished jobs.
 
-See :mod:`._redis_keys` for the key layout (and what it means for Redis Cluster),
-:mod:`._redis_slots` for how jobs reach workers, :mod:`._redis_connection` for
-connections and retries.
+See :mod:`.keys` for the key layout (and what it means for Redis Cluster),
+:mod:`.dispatch` for how jobs reach workers, :mod:`.connection` for connections and
+retries, :mod:`.line` for the pipelined connection of workers and enqueuers.
 """
 
 from __future__ import annotations
@@ -20,17 +20,13 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from dlq.backends import _redis_admin as admin
-from dlq.backends import _redis_dead as dead
-from dlq.backends._redis_connection import (
-    Line,
-    LineLost,
-    RedisTarget,
-    as_int,
-    backend_error,
-)
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_scripts import (
+from dlq.backends.redis import admin
+from dlq.backends.redis import dead_letters as dead
+from dlq.backends.redis.connection import RedisTarget, as_int, backend_error
+from dlq.backends.redis.dispatch import Dispatcher
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.line import Line, LineLost
+from dlq.backends.redis.scripts import (
     ACQUIRE,
     CLEAR,
     RECORD_FIRED,
@@ -38,9 +34,9 @@ from dlq.backends._redis_scripts import (
     RENEW,
     Arg,
     LuaScript,
+    run_script,
 )
-from dlq.backends._redis_slot_state import Tuning
-from dlq.backends._redis_slots import SlotWorker
+from dlq.backends.redis.tuning import Tuning
 from dlq.core.clock import utc_now
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
 from dlq.core.settings import QueueSettings
@@ -85,7 +81,7 @@ class RedisBackendBase:
         self._client = self._target.client()
         self._producer = Line(self._target)
         self._producer_retry = Retry(*_ENQUEUE_RETRY, supported_errors=(LineLost,))
-        self._worker = SlotWorker(
+        self._dispatcher = Dispatcher(
             self._target,
             self._keys,
             reliable=self.reliable,
@@ -150,17 +146,16 @@ class RedisBackendBase:
     def dequeue(
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
     ) -> Job | None:
-        # TODO(stop path): honour ``stop`` in the blocking pop (issue #14, item 5).
-        return self._worker.dequeue(queue, worker_number, timeout_s)
+        return self._dispatcher.dequeue(queue, worker_number, timeout_s, stop)
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
-        self._worker.acknowledge(queue, worker_number, job, outcome)
+        self._dispatcher.acknowledge(queue, worker_number, job, outcome)
 
     def release(self, queue: str, worker_number: int) -> int:
-        return self._worker.release(queue, worker_number)
+        return self._dispatcher.release(queue, worker_number)
 
     def close(self) -> None:
-        self._worker.close()
+        self._dispatcher.close()
         self._producer.close()
         self._client.close()
 
@@ -175,7 +170,7 @@ class RedisBackendBase:
         of upstream runners hold no lease: during a rolling upgrade, do not run this while
         upstream workers of the same queue are busy, or the job each is running is queued
         again (upstream's own startup spares only the slots its configuration has)."""
-        self._worker.flush()
+        self._dispatcher.flush()
         requeued = buried = 0
         with self._talking(f"returning jobs of stopped workers of {queue!r}"):
             for number in admin.slot_numbers(self._client, self._keys, queue):
@@ -241,12 +236,12 @@ class RedisBackendBase:
     def clear(self, queue: str) -> int:
         """Remove the waiting jobs and those workers reserved but have not started; returns
         how many. Like ``pause``, waits ``pause_grace_s`` before returning."""
-        self._worker.flush()
+        self._dispatcher.flush()
         with self._talking(f"clearing {queue!r}"):
             keys = [self._keys.queue(queue)]
             for number in admin.slot_numbers(self._client, self._keys, queue):
                 keys += [self._keys.processing(queue, number), self._keys.started(queue, number)]
-            count = as_int(dead.run_script(self._client, CLEAR, keys, []))
+            count = as_int(run_script(self._client, CLEAR, keys, []))
         time.sleep(self._tuning.pause_grace_s)
         return count
 
@@ -300,9 +295,7 @@ class RedisBackendBase:
     def record_fired(self, entry_id: str, when: datetime) -> None:
         with self._talking(f"recording that cron entry {entry_id!r} fired"):
             stamp = when.astimezone(UTC).isoformat()
-            dead.run_script(
-                self._client, RECORD_FIRED, [self._keys.cron_history], [entry_id, stamp]
-            )
+            run_script(self._client, RECORD_FIRED, [self._keys.cron_history], [entry_id, stamp])
 
     def last_fired(self, entry_ids: Collection[str]) -> Mapping[str, datetime]:
         ids = list(entry_ids)
@@ -319,7 +312,7 @@ class RedisBackendBase:
     def _lease(self, script: LuaScript, queue: str, number: int, args: list[Arg]) -> bool:
         with self._talking(f"leasing worker {number} of {queue!r}"):
             key = [self._keys.lease(queue, number)]
-            return as_int(dead.run_script(self._client, script, key, args)) == 1
+            return as_int(run_script(self._client, script, key, args)) == 1
 
     def acquire_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
         return self._lease(ACQUIRE, queue, worker_number, [owner, _ms(ttl_s)])
@@ -333,7 +326,7 @@ class RedisBackendBase:
     def in_progress(self, queue: str) -> Mapping[int, Sequence[Job]]:
         """Per worker number, the jobs the slot has taken and not finished: the running one
         first, then those it reserved in its batch."""
-        self._worker.flush()
+        self._dispatcher.flush()
         with self._talking(f"inspecting the workers of {queue!r}"):
             slots = {
                 number: admin.slot_jobs(self._client, self._keys, queue, number)

@@ -10,9 +10,9 @@ Why it is fast, and how it keeps its promises:
 * **Writes without waiting.** Handing a job out sends ``SET …:started:<n> sha1(payload)``;
   acknowledging it defers ``LREM processing -1 payload``, which leaves with the next
   command (the next job's marker, usually), so a job costs one system call. Replies are
-  read with the next round trip (see :class:`~dlq.backends._redis_connection.Line`). The
+  read with the next round trip (see :class:`~dlq.backends.redis.line.Line`). The
   marker has left the process before the job starts, so after a crash the slot knows which
-  job had started: that one is delivered again or buried (:mod:`._redis_recovery`); the
+  job had started: that one is delivered again or buried (:mod:`.recovery`); the
   others never started and simply run. The price of the deferral: a process killed after
   a job's acknowledgement but before its next command loses the acknowledgement, and the
   finished job counts as started and unfinished (run again at least once, dead-lettered
@@ -23,9 +23,20 @@ Why it is fast, and how it keeps its promises:
   ``pause_grace_s`` (> ``fresh_s``) after setting the key, so no job starts after it
   returns. A job taken by the blocking pop is checked the same way before it is handed out.
 * **Idle.** ``BLMOVE`` blocks on the queue, so an idle worker wakes as a job arrives.
+* **Stop.** A ``dequeue`` given a stop signal returns None without taking a job once it is
+  set: it looks before every wait, and waits for the blocking pop's reply on the socket
+  and the signal's descriptor together. A pop cut short that way leaves its reply owed
+  on a connection nobody may read again, so the line discards the connection; the pop
+  may still have moved a job into the slot's processing list. That job is given back to
+  the queue, to run next, when the worker releases its slot (``release`` reads the
+  processing list for it); a later ``dequeue`` of the slot takes it instead. The one case
+  this misses: the server runs the pop only after the release has read the list (its
+  bytes held up in the network past the new connection's). The job then waits in the
+  processing list, never started, until the slot runs again or a runner's ``startup``
+  returns it (no slot lease): delayed, never lost, never run twice.
 * **Lost connections** are retried with exponential back-off until the dequeue's timeout
-  (which then returns None). Commands whose replies were lost are made good with script
-  ``SETTLE``, which removes a payload only while more copies of it are in the list than
+  (which then returns None). Commands whose replies were lost are redone with script
+  ``MOVE``, which removes a payload only while more copies of it are in the list than
   should stay, so doing it twice is harmless.
 """
 
@@ -34,25 +45,23 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import NoReturn
 
 from redis.exceptions import RedisError
 
-from dlq.backends._redis_connection import (
-    Line,
-    LineLost,
+from dlq.backends.redis.bookkeeping import Bookkeeping
+from dlq.backends.redis.connection import (
     RedisTarget,
     as_bytes,
     as_bytes_list,
     as_int,
-    backend_error,
     backoff_s,
-    redact,
 )
-from dlq.backends._redis_keys import Keys
-from dlq.backends._redis_recovery import (
+from dlq.backends.redis.keys import Keys
+from dlq.backends.redis.ledger import NEVER, Held, SlotLedger
+from dlq.backends.redis.line import STOPPED, LineLost
+from dlq.backends.redis.recovery import (
     Bury,
     Move,
     Redeliver,
@@ -60,19 +69,21 @@ from dlq.backends._redis_recovery import (
     judge_timed_out,
     judge_unfinished,
     marker_of,
-    settle_args,
 )
-from dlq.backends._redis_scripts import FETCH, SETTLE, Arg, LuaScript
-from dlq.backends._redis_slot_state import NEVER, Held, Slot, Tuning
+from dlq.backends.redis.scripts import FETCH
+from dlq.backends.redis.tuning import Tuning
+from dlq.core.protocols import StopSignal
+from dlq.core.waiting import wait_for_stop
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
 from dlq.exceptions import BackendError, PayloadError
 
-__all__ = ["SlotWorker"]
+__all__ = ["Dispatcher"]
 
 
-class SlotWorker:
-    """Dequeue and acknowledge for any number of slots, over one dedicated connection."""
+class Dispatcher(Bookkeeping):
+    """Hands jobs out to worker slots and takes them back (dequeue, acknowledge, release),
+    for any number of slots, over one dedicated connection."""
 
     def __init__(
         self,
@@ -85,92 +96,14 @@ class SlotWorker:
         logger: logging.Logger,
         tuning: Tuning,
     ) -> None:
-        self._target, self._keys, self._reliable = target, keys, reliable
-        self._max_deliveries, self._clock, self._log, self._tuning = (
-            max_deliveries,
-            clock,
-            logger,
-            tuning,
-        )
-        self._line = Line(target, socket_timeout=tuning.block_cap_s + 5.0)
-        self._slots: dict[tuple[str, int], Slot] = {}
-        self._sent: list[tuple[Slot, bytes]] = []  # acknowledgements whose replies are owed
-        self._dirty = False
-        self._failures = 0
-        self._retry_at = 0.0
-
-    def _slot(self, queue: str, worker_number: int) -> Slot:
-        slot = self._slots.get((queue, worker_number))
-        if slot is None:
-            slot = self._slots[queue, worker_number] = Slot(queue, worker_number, self._keys)
-        return slot
-
-    # -- talking to Redis ---------------------------------------------------------------
-
-    def _call(self, *args: Arg) -> object:
-        reply = self._line.call(*args)
-        self._confirmed()
-        return reply
-
-    def _script(self, script: LuaScript, keys: list[str], args: Sequence[Arg]) -> object:
-        reply = self._line.script(script, keys, args)
-        self._confirmed()
-        return reply
-
-    def _confirmed(self) -> None:
-        self._sent.clear()
-        self._failures = 0
-        for error in self._line.errors:
-            self._log.error("Redis refused a queue bookkeeping command: %s", error)
-        self._line.errors.clear()
-
-    def _unsure(self) -> None:
-        """Commands sent since the last reply read may or may not have run: owe them."""
-        for slot, raw in self._sent:
-            slot.owed.append(Move(raw))
-        self._sent.clear()
-        for slot in self._slots.values():
-            slot.remark = slot.current is not None
-        self._dirty = True
-
-    def _lost(self, exc: LineLost) -> None:
-        self._unsure()
-        self._failures += 1
-        delay = backoff_s(self._failures)
-        self._retry_at = time.monotonic() + delay
-        level = logging.WARNING if self._failures & (self._failures - 1) == 0 else logging.DEBUG
-        self._log.log(
-            level,
-            "lost the connection to Redis at %s (%s, %d in a row); retrying in %.2fs",
-            self._target.location,
-            redact(str(exc), self._target.secrets),
-            self._failures,
-            delay,
-        )
-
-    def _fail(self, exc: RedisError, doing: str) -> NoReturn:
-        error = backend_error(exc, self._target, doing)
-        raise error from error.__cause__
-
-    def _settle(
-        self, slot: Slot, ops: list[Move], stay: Counter[bytes], *, drop_marker: bool = False
-    ) -> int:
-        args = settle_args(ops, stay, guard=False, drop_marker=drop_marker)
-        return as_int(self._script(SETTLE, slot.settle_keys, args))
-
-    def _make_good(self) -> None:
-        for slot in self._slots.values():
-            if slot.owed:
-                self._settle(slot, slot.owed, slot.holding())
-                slot.owed = []
-            if slot.remark and slot.current is not None:
-                self._call("SET", slot.started, slot.current.marker)
-            slot.remark = False
-        self._dirty = False
+        super().__init__(target, keys, logger=logger, tuning=tuning)
+        self._reliable, self._max_deliveries, self._clock = reliable, max_deliveries, clock
 
     # -- dequeue --------------------------------------------------------------------------
 
-    def dequeue(self, queue: str, worker_number: int, timeout_s: float) -> Job | None:
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, stop: StopSignal | None = None
+    ) -> Job | None:
         deadline = time.monotonic() + max(0.0, timeout_s)
         with self._line.lock:
             slot = self._slot(queue, worker_number)
@@ -184,33 +117,34 @@ class SlotWorker:
                 )
                 slot.current = None
             while True:
+                if stop is not None and stop.is_set():
+                    return None
                 wait = self._retry_at - time.monotonic()
                 if wait > 0:
                     remaining = deadline - time.monotonic()
-                    time.sleep(max(0.0, min(wait, remaining)))
-                    if wait > remaining:
+                    if wait_for_stop(stop, max(0.0, min(wait, remaining))) or wait > remaining:
                         return None
                 try:
                     if self._dirty:
-                        self._make_good()
-                    return self._next(slot, deadline)
+                        self._redo_unsure()
+                    return self._next(slot, deadline, stop)
                 except LineLost as exc:
                     self._unhand(slot)
                     self._lost(exc)
                 except RedisError as exc:
                     self._fail(exc, f"taking jobs from {queue!r}")
-                except BaseException:  # e.g. the worker's StopWorker, from a signal handler
+                except BaseException:  # a reply out of step (BackendError), a KeyboardInterrupt
                     self._unhand(slot)
-                    self._unsure()
+                    self._out_of_step()
                     raise
 
-    def _unhand(self, slot: Slot) -> None:
+    def _unhand(self, slot: SlotLedger) -> None:
         """A job this dequeue took for the caller never reached it: it has not started."""
         if slot.current is not None:
             slot.buffer.appendleft(slot.current)
             slot.current = None
 
-    def _next(self, slot: Slot, deadline: float) -> Job | None:
+    def _next(self, slot: SlotLedger, deadline: float, stop: StopSignal | None) -> Job | None:
         while True:
             if slot.buffer:
                 if time.monotonic() - slot.checked_at < self._tuning.fresh_s:
@@ -225,12 +159,14 @@ class SlotWorker:
                 return None
             if paused_ms is not None:
                 nap = self._tuning.paused_poll_s
-                time.sleep(min(remaining, nap, paused_ms / 1000 if paused_ms > 0 else nap))
+                if wait_for_stop(
+                    stop, min(remaining, nap, paused_ms / 1000 if paused_ms > 0 else nap)
+                ):
+                    return None
                 continue
-            block = min(remaining, self._tuning.block_cap_s)
-            moved = self._call(
-                "BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block:.3f}"
-            )
+            moved = self._pop(slot, min(remaining, self._tuning.block_cap_s), stop)
+            if moved is STOPPED:
+                return None
             if moved is None:
                 if time.monotonic() >= deadline:
                     return None
@@ -239,14 +175,31 @@ class SlotWorker:
                 # was empty then): no second round trip before it starts.
                 self._take(slot, [as_bytes(moved)], b"")
 
-    def _want(self, slot: Slot) -> int:
+    def _pop(self, slot: SlotLedger, block_s: float, stop: StopSignal | None) -> object:
+        """Block on the queue until a job moves into the slot's processing list: its
+        payload, None after ``block_s``, or STOPPED when ``stop`` came first."""
+        if stop is not None and stop.is_set():
+            return STOPPED
+        # Until its reply is read, the pop may have moved a job the buffer does not show.
+        slot.pop_interrupted = True
+        pop = ("BLMOVE", slot.queue_key, slot.processing, "RIGHT", "LEFT", f"{block_s:.3f}")
+        moved = (
+            self._line.call(*pop) if stop is None else self._line.call_unless_stopped(stop, *pop)
+        )
+        # Replies owed before the pop were read before it was sent, even when it was cut short.
+        self._confirmed()
+        if moved is not STOPPED:
+            slot.pop_interrupted = False
+        return moved
+
+    def _want(self, slot: SlotLedger) -> int:
         tuning = self._tuning
         target = tuning.max_batch if slot.ema_s <= 0 else int(tuning.fresh_s / 2 / slot.ema_s)
         target = max(1, min(tuning.max_batch, target))
         slot.want = 1 if slot.want == 0 else min(target, slot.want * 2)
         return slot.want
 
-    def _fetch(self, slot: Slot, want: int) -> tuple[int | None, int]:
+    def _fetch(self, slot: SlotLedger, want: int) -> tuple[int | None, int]:
         """Check the pause and, when ``want``, take jobs. Returns the pause's PTTL (None when
         not paused) and how many payloads the processing list gave."""
         sent_at = time.monotonic()
@@ -254,11 +207,15 @@ class SlotWorker:
             FETCH, [slot.queue_key, slot.processing, slot.pause, slot.started], [want]
         )
         if not isinstance(reply, list) or len(reply) < 2:
-            raise BackendError(f"unexpected reply from Redis to script fetch: {reply!r:.80}")
+            # The type only: a reply out of step could hold job payloads (personal data).
+            raise BackendError(
+                f"unexpected reply from Redis to script fetch: {type(reply).__name__}"
+            )
         ttl, marker = as_int(reply[0]), as_bytes(reply[1])
-        if ttl != -2:
+        if ttl != -2:  # paused: the script gave back every job the slot had not started
             slot.buffer.clear()
             slot.checked_at = NEVER
+            slot.pop_interrupted = False
             return ttl, 0
         if want == 0:
             if as_int(reply[2]) == len(slot.buffer):
@@ -266,19 +223,22 @@ class SlotWorker:
             else:  # e.g. clear() took reserved jobs: read the processing list again
                 slot.buffer.clear()
             return None, 0
+        # The whole processing list (the buffer was empty): the ledger is whole again.
         raws = as_bytes_list(reply[2:])
+        slot.pop_interrupted = False
         self._take(slot, raws[::-1], marker)
         slot.checked_at = sent_at
         return None, len(raws)
 
-    def _take(self, slot: Slot, raws: list[bytes], marker: bytes) -> None:
-        """Buffer the processing list's jobs (oldest first), settling what cannot run."""
+    def _take(self, slot: SlotLedger, raws: list[bytes], marker: bytes) -> None:
+        """Buffer the processing list's jobs (oldest first). The one its marker says had
+        started is delivered again or buried; undecodable payloads are buried."""
         started = -1
         if marker and marker != slot.acked_marker:
             started = next((i for i, raw in enumerate(raws) if marker_of(raw) == marker), -1)
         now = self._clock()
         held: list[Held] = []
-        ops: list[Move] = []
+        moves: list[Move] = []
         stay: Counter[bytes] = Counter()
         for index, raw in enumerate(raws):
             if index == started:
@@ -290,7 +250,7 @@ class SlotWorker:
                     now=now,
                 )
                 if isinstance(verdict, Redeliver):
-                    ops.append(Move(raw, "first", verdict.raw))
+                    moves.append(Move(raw, "hold_next", verdict.raw))
                     held.append(Held(verdict.job, verdict.raw, marker_of(verdict.raw)))
                     self._log.warning(
                         "%s was started by worker %d of %r, which stopped before finishing it;"
@@ -301,12 +261,12 @@ class SlotWorker:
                         verdict.job.attempts,
                     )
                 else:
-                    ops.append(self._bury(slot, raw, verdict))
+                    moves.append(self._bury(slot, raw, verdict))
                 continue
             try:
                 job = decode_job(raw, deliver=True)
             except PayloadError as exc:
-                ops.append(
+                moves.append(
                     self._bury(
                         slot, raw, bury(raw, f"undecodable payload: {exc.reason}", now, None)
                     )
@@ -314,11 +274,11 @@ class SlotWorker:
                 continue
             held.append(Held(job, raw, marker_of(raw)))
             stay[raw] += 1
-        if ops:
-            self._settle(slot, ops, stay, drop_marker=started >= 0)
+        if moves:
+            self._move(slot, moves, stay, drop_marker=started >= 0)
         slot.buffer.extend(held)
 
-    def _bury(self, slot: Slot, raw: bytes, verdict: Bury) -> Move:
+    def _bury(self, slot: SlotLedger, raw: bytes, verdict: Bury) -> Move:
         self._log.warning(
             "dead-lettered %s of queue %r: %s",
             verdict.job_id or "an undecodable payload",
@@ -327,7 +287,7 @@ class SlotWorker:
         )
         return Move(raw, "dead", verdict.entry)
 
-    def _hand_out(self, slot: Slot) -> Job:
+    def _hand_out(self, slot: SlotLedger) -> Job:
         held = slot.current = slot.buffer.popleft()
         self._line.send("SET", slot.started, held.marker)
         now = time.monotonic()
@@ -338,17 +298,6 @@ class SlotWorker:
         return held.job
 
     # -- acknowledge, release ---------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Read owed replies, so another connection of this process sees their effect."""
-        if self._line.owed and self._line.lock.acquire(blocking=False):
-            try:
-                self._line.settle()
-                self._confirmed()
-            except LineLost as exc:
-                self._lost(exc)
-            finally:
-                self._line.lock.release()
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
         with self._line.lock:
@@ -362,23 +311,27 @@ class SlotWorker:
                 self._log.error("cannot acknowledge %s: it was not dequeued here", job)
                 return
             slot.acked_marker = held.marker
-            op = self._finish(slot, held, outcome)
+            move = self._finish(slot, held, outcome)
             if self._dirty:
-                slot.owed.append(op)
+                slot.redo.append(move)
                 return
             try:
-                if op.where:
-                    self._settle(slot, [op], slot.holding())
+                if move.to != "drop":
+                    self._move(slot, [move], slot.holding())
                 else:
                     self._line.defer("LREM", slot.processing, -1, held.raw)
                     self._sent.append((slot, held.raw))
             except LineLost as exc:
-                slot.owed.append(op)
+                slot.redo.append(move)
                 self._lost(exc)
             except RedisError as exc:
                 self._fail(exc, f"acknowledging {job}")
+            except BaseException:
+                slot.redo.append(move)
+                self._out_of_step()
+                raise
 
-    def _finish(self, slot: Slot, held: Held, outcome: Outcome) -> Move:
+    def _finish(self, slot: SlotLedger, held: Held, outcome: Outcome) -> Move:
         match outcome:
             case Succeeded() | Failed():
                 return Move(held.raw)
@@ -399,39 +352,59 @@ class SlotWorker:
                 if isinstance(judged, Bury):
                     return self._bury(slot, held.raw, judged)
                 self._log.warning("%s timed out after %gs; queued again", held.job, timeout_s)
-                return Move(held.raw, "back", judged.raw)
+                return Move(held.raw, "requeue_last", judged.raw)
 
     def release(self, queue: str, worker_number: int) -> int:
         with self._line.lock:
             slot = self._slots.get((queue, worker_number))
             if slot is None:
                 return 0
-            ops = [Move(item.raw, "next", item.raw) for item in reversed(slot.buffer)]
             stay: Counter[bytes] = Counter()
             if slot.current is not None:
                 stay[slot.current.raw] += 1
             for attempt in range(3):
                 try:
                     if self._dirty:
-                        self._make_good()
-                    moved = self._settle(slot, ops, stay, drop_marker=slot.current is None)
+                        self._redo_unsure()
+                    moves = self._giving_back(slot, stay)
+                    moved = self._move(slot, moves, stay, drop_marker=slot.current is None)
                 except LineLost as exc:
                     self._lost(exc)
                     time.sleep(backoff_s(attempt + 1))
                     continue
                 except RedisError as exc:
                     self._fail(exc, f"giving back the jobs of worker {worker_number} of {queue!r}")
+                except BaseException:
+                    self._out_of_step()
+                    raise
                 slot.buffer.clear()
                 slot.checked_at = NEVER
+                slot.pop_interrupted = False
                 return moved
             self._log.warning(
                 "could not give back %d jobs of worker %d of %r; they stay in its processing"
                 " list until the slot runs again or a runner's startup returns them",
-                len(ops),
+                len(slot.buffer),
                 worker_number,
                 queue,
             )
             return 0
+
+    def _giving_back(self, slot: SlotLedger, stay: Counter[bytes]) -> list[Move]:
+        """Moves that return the jobs the slot holds and has not started to the queue's
+        tail, to run next in the order they had."""
+        if not slot.pop_interrupted:
+            return [Move(item.raw, "requeue_next", item.raw) for item in reversed(slot.buffer)]
+        # A pop cut short may have moved in a job the buffer does not show: give back what
+        # the processing list holds (newest first, as the buffer reversed), less what stays.
+        keep = stay.copy()
+        moves = []
+        for raw in as_bytes_list(self._call("LRANGE", slot.processing, 0, -1)):
+            if keep[raw] > 0:
+                keep[raw] -= 1
+            else:
+                moves.append(Move(raw, "requeue_next", raw))
+        return moves
 
     def close(self) -> None:
         with self._line.lock:

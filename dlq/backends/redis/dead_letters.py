@@ -11,13 +11,13 @@ The list is per queue (``…:{<queue>}:dead``), newest first.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 import redis
 
-from dlq.backends._redis_connection import as_bytes_list, as_int
-from dlq.backends._redis_scripts import CLEAR, REQUEUE, Arg, LuaScript
+from dlq.backends.redis.connection import as_bytes_list, as_int
+from dlq.backends.redis.scripts import CLEAR, REQUEUE, run_script
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import decode_job, encode_job
 from dlq.exceptions import PayloadError
@@ -28,20 +28,9 @@ __all__ = [
     "list_dead_letters",
     "purge_dead_letters",
     "requeue_dead_letters",
-    "run_script",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def run_script(
-    client: redis.Redis, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]
-) -> object:
-    """Run ``script`` by SHA-1, sending its text only when the server lacks it."""
-    try:
-        return client.evalsha(script.sha, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return client.eval(script.source, len(keys), *keys, *args)
 
 
 def encode_entry(raw: bytes, reason: str, failed_at: datetime, job_id: str | None) -> bytes:

@@ -1,7 +1,7 @@
 """The at-most-once Redis backend: a job runs at most once, and nothing is dropped unseen.
 
 A worker takes jobs in batches into its slot's processing list (upstream's keys, see
-:mod:`dlq.backends._redis_keys`), marks each job as started before handing it out and
+:mod:`dlq.backends.redis.keys`), marks each job as started before handing it out and
 removes it once acknowledged. If the worker dies, the job that had started is moved to the
 queue's dead letters, with the reason, instead of being run again; the jobs it had taken
 but not started still run. A job that timed out is dead-lettered too (it may have done
@@ -15,20 +15,21 @@ Keys are upstream's (``[PREFIX:]django_lightweight_queue:<queue>``, ``…:proces
 upgrade; dlq's own keys (dead letters, started markers, slot leases) carry the queue name
 as a hash tag. That keeps dlq's keys of a queue in one Redis Cluster slot, but upstream's
 keys have no tag, and the scripts touch both: the backends need one Redis server (with
-replicas or Sentinel if wanted), not a cluster. :mod:`dlq.backends._redis_keys` has the
+replicas or Sentinel if wanted), not a cluster. :mod:`dlq.backends.redis.keys` has the
 full layout. Needs Redis 6.2 or later (``BLMOVE``, ``LPOS``).
 
-How jobs reach workers quickly (batches, writes without waiting, pause) is described in
-:mod:`dlq.backends._redis_slots`; connections and retries in
-:mod:`dlq.backends._redis_connection`.
+How jobs reach workers quickly (batches, writes without waiting, pause, stop) is described
+in :mod:`dlq.backends.redis.dispatch`; connections and retries in
+:mod:`dlq.backends.redis.connection`; the pipelined connection a worker uses, and why it
+never reads a reply out of step, in :mod:`dlq.backends.redis.line`.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from dlq.backends._redis_base import RedisBackendBase
-from dlq.backends._redis_slot_state import Tuning
+from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.tuning import Tuning
 
 __all__ = ["RedisBackend", "Tuning"]
 

@@ -1,7 +1,8 @@
 """The Lua scripts of the Redis backends, each run atomically by the server.
 
-They are sent by SHA-1 (``EVALSHA``) and loaded once per connection when the server says
-it does not know one (``NOSCRIPT``), so a job costs no script text on the wire.
+They are sent by SHA-1 (``EVALSHA``), with the text only when the server says it does
+not know one (``NOSCRIPT``), so a job costs no script text on the wire: :func:`run_script`
+does that for a redis-py client, :meth:`dlq.backends.redis.line.Line.script` for a line.
 
 Lists keep upstream's orientation: the newest job at the left (head), the next to run at
 the right (tail). A processing list keeps the same order as the queue it was taken from.
@@ -13,16 +14,21 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import redis
+
 __all__ = [
     "ACQUIRE",
     "CLEAR",
     "DEDUPLICATE",
     "FETCH",
+    "MOVE",
+    "RECORD_FIRED",
     "RELEASE",
     "RENEW",
     "REQUEUE",
-    "SETTLE",
+    "Arg",
     "LuaScript",
+    "run_script",
 ]
 
 Arg = bytes | str | int | float
@@ -40,6 +46,16 @@ class LuaScript:
     def command(self, keys: Sequence[str], args: Sequence[Arg]) -> tuple[Arg, ...]:
         """The ``EVALSHA`` command that runs this script."""
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def run_script(
+    client: redis.Redis, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]
+) -> object:
+    """Run ``script`` through a redis-py client, sending its text only when the server lacks it."""
+    try:
+        return client.evalsha(script.sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return client.eval(script.source, len(keys), *keys, *args)
 
 
 # Takes jobs for one worker slot, in one round trip, unless the queue is paused.
@@ -96,24 +112,26 @@ return out
 # Moves jobs out of one processing list, each only while more copies of it are there than
 # should stay, so running it twice (a reply lost with the connection) moves nothing twice.
 # KEYS: processing, queue, dead, lease, started. ARGV[1]: '1' to do nothing (returning -1)
-# when the slot is leased; ARGV[2]: '1' to delete the started marker; then groups of four:
-# raw payload, copies of it to leave, where to ('back': queue head, 'next': queue tail,
-# 'dead': dead letters, 'first': the processing list's tail, '': nowhere), value to put
-# there. Returns how many groups moved a job.
-SETTLE = LuaScript(
-    "settle",
+# when the slot is leased; ARGV[2]: '1' to delete the started marker; then groups of four
+# (see dlq.backends.redis.recovery.Move): raw payload, copies of it to leave, destination,
+# value to put there. Destinations: 'requeue_last' (the queue's head: runs after every
+# waiting job), 'requeue_next' (the queue's tail: runs next), 'dead' (the dead letters),
+# 'hold_next' (the processing list's tail: this slot hands it out next), 'drop' (nowhere).
+# Returns how many groups moved a job.
+MOVE = LuaScript(
+    "move",
     """
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local moved = 0
 for i = 3, #ARGV, 4 do
-  local raw, leave, where, value = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  local raw, leave, to, value = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local found = redis.call('LPOS', KEYS[1], raw, 'COUNT', leave + 1)
   if #found > leave then
     redis.call('LREM', KEYS[1], -1, raw)
-    if where == 'back' then redis.call('LPUSH', KEYS[2], value)
-    elseif where == 'next' then redis.call('RPUSH', KEYS[2], value)
-    elseif where == 'dead' then redis.call('LPUSH', KEYS[3], value)
-    elseif where == 'first' then redis.call('RPUSH', KEYS[1], value) end
+    if to == 'requeue_last' then redis.call('LPUSH', KEYS[2], value)
+    elseif to == 'requeue_next' then redis.call('RPUSH', KEYS[2], value)
+    elseif to == 'dead' then redis.call('LPUSH', KEYS[3], value)
+    elseif to == 'hold_next' then redis.call('RPUSH', KEYS[1], value) end
     moved = moved + 1
   end
 end
