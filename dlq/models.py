@@ -44,10 +44,10 @@ class QueuedJob(models.Model):
                 fields=["queue", "worker", "is_delayed", "-priority", "available_at", "id"],
                 name="dlq_job_claim",
             ),
-            # Promoting delayed jobs that are due: only delayed rows are in it. (MySQL has
-            # no partial indexes: migration 0001 makes a full one there.)
+            # Promoting delayed jobs that are due: only delayed rows are in it where
+            # partial indexes exist; on MySQL, where they do not, is_delayed leads.
             models.Index(
-                fields=["queue", "available_at"],
+                fields=["queue", "is_delayed", "available_at"],
                 name="dlq_job_delayed",
                 condition=models.Q(is_delayed=True),
             ),

@@ -1,26 +1,8 @@
 """The database backend's tables (see dlq.backends.database.schema)."""
 
-from typing import Any
-
 from django.db import migrations, models
 
 import dlq.models
-
-#: MySQL and MariaDB have no partial indexes, so Django skips ``dlq_job_delayed`` there;
-#: this full one keeps promoting due delayed jobs from scanning every delayed row.
-_MYSQL_DELAYED_INDEX = "dlq_job_delayed_mysql"
-
-
-def _create_mysql_index(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor == "mysql":
-        schema_editor.execute(
-            f"CREATE INDEX {_MYSQL_DELAYED_INDEX} ON dlq_job (queue, is_delayed, available_at)"
-        )
-
-
-def _drop_mysql_index(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor == "mysql":
-        schema_editor.execute(f"DROP INDEX {_MYSQL_DELAYED_INDEX} ON dlq_job")
 
 
 class Migration(migrations.Migration):
@@ -95,7 +77,7 @@ class Migration(migrations.Migration):
                     ),
                     models.Index(
                         condition=models.Q(("is_delayed", True)),
-                        fields=["queue", "available_at"],
+                        fields=["queue", "is_delayed", "available_at"],
                         name="dlq_job_delayed",
                     ),
                 ],
@@ -120,5 +102,4 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(_create_mysql_index, _drop_mysql_index, atomic=False),
     ]

@@ -50,6 +50,14 @@ def placeholders(count: int) -> str:
 class Dialect:
     vendor: Vendor
     now: str
+    #: :data:`CLAIM_ORDER` as each planner reads it off the claim index (checked with
+    #: EXPLAIN on 100,000 rows). Among waiting rows ``worker`` and ``is_delayed`` are
+    #: constant; PostgreSQL does not infer it from ``worker IS NULL`` and sorts every
+    #: waiting row unless told, MariaDB sorts if told.
+    claim_order: str
+    #: "delayed" as each planner matches it with the delayed-jobs index (SQLite's
+    #: partial index needs its own ``WHERE`` term; MariaDB needs an equality).
+    delayed: str
     #: Appended to a SELECT that locks the rows it reads (empty on SQLite, where the
     #: transaction holds the one write lock anyway).
     for_update: str
@@ -104,10 +112,14 @@ class Dialect:
         return insert
 
     def promote_due(self) -> str:
-        """Delayed jobs whose time has come join the claimable ones. Parameter: queue."""
+        """Delayed jobs whose time has come join the claimable ones. Parameter: queue.
+
+        PostgreSQL compares with ``statement_timestamp()``: ``clock_timestamp()`` changes
+        while the statement runs, so it cannot bound an index scan."""
+        now = "statement_timestamp()" if self.vendor == "postgresql" else self.now
         return (
             f"UPDATE {JOB_TABLE} SET is_delayed = FALSE"
-            f" WHERE queue = %s AND is_delayed = TRUE AND available_at <= {self.now}"
+            f" WHERE queue = %s AND {self.delayed} AND available_at <= {now}"
         )
 
     def paused(self) -> str:
@@ -123,7 +135,7 @@ class Dialect:
         return (
             f"SELECT {columns} FROM {JOB_TABLE}"
             " WHERE queue = %s AND worker IS NULL AND is_delayed = FALSE"
-            f" ORDER BY {CLAIM_ORDER} LIMIT %s{self.skip_locked}"
+            f" ORDER BY {self.claim_order} LIMIT %s{self.skip_locked}"
         )
 
     def claim_postgres(self, finished: int) -> str:
@@ -145,7 +157,7 @@ class Dialect:
             f"picked AS (SELECT id FROM {JOB_TABLE}"
             " WHERE queue = %s AND worker IS NULL AND is_delayed = FALSE"
             f" AND NOT EXISTS ({self.paused()})"
-            f" ORDER BY {CLAIM_ORDER} LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f" ORDER BY {self.claim_order} LIMIT %s FOR UPDATE SKIP LOCKED) "
             f"UPDATE {JOB_TABLE} AS j SET worker = %s FROM picked WHERE j.id = picked.id"
             " RETURNING j.id, j.payload, j.priority, j.available_at"
         )
@@ -167,7 +179,7 @@ class Dialect:
             f"SELECT 1 FROM {JOB_TABLE}"
             " WHERE queue = %s AND worker IS NULL AND is_delayed = FALSE"
             f" UNION ALL SELECT 1 FROM {JOB_TABLE}"
-            f" WHERE queue = %s AND is_delayed = TRUE AND available_at <= {self.now}"
+            f" WHERE queue = %s AND {self.delayed} AND available_at <= {self.now}"
             " LIMIT 1"
         )
 
@@ -342,10 +354,22 @@ class Dialect:
 
 _DIALECTS: Final[dict[Vendor, Dialect]] = {
     "postgresql": Dialect(
-        "postgresql", "clock_timestamp()", " FOR UPDATE", " FOR UPDATE SKIP LOCKED"
+        "postgresql",
+        "clock_timestamp()",
+        f"worker, is_delayed, {CLAIM_ORDER}",
+        "is_delayed",
+        " FOR UPDATE",
+        " FOR UPDATE SKIP LOCKED",
     ),
-    "mysql": Dialect("mysql", "UTC_TIMESTAMP(6)", " FOR UPDATE", " FOR UPDATE SKIP LOCKED"),
-    "sqlite": Dialect("sqlite", _SQLITE_NOW, "", ""),
+    "mysql": Dialect(
+        "mysql",
+        "UTC_TIMESTAMP(6)",
+        CLAIM_ORDER,
+        "is_delayed = TRUE",
+        " FOR UPDATE",
+        " FOR UPDATE SKIP LOCKED",
+    ),
+    "sqlite": Dialect("sqlite", _SQLITE_NOW, CLAIM_ORDER, "is_delayed", "", ""),
 }
 
 
