@@ -95,7 +95,7 @@ class TestDatabase:
             for table in _TABLES:
                 cursor.execute(f"DELETE FROM {table}")
 
-    def execute(self, sql: str, params: list[object] | None = None) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run ``sql`` through Django's connection (``%s`` placeholders); its rows."""
         with connections[self.alias].cursor() as cursor:
             cursor.execute(sql, params)
@@ -177,14 +177,14 @@ def _mysql(name: str) -> tuple[dict[str, Any], Callable[[], None]]:
     try:
         admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     finally:
-        admin.close()
+        admin.close()  # type: ignore[no-untyped-call]  # the stubs leave close() untyped
 
     def drop() -> None:
         conn = MySQLdb.connect(**params)
         try:
             conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
-            conn.close()
+            conn.close()  # type: ignore[no-untyped-call]  # as above
 
     return {"ENGINE": "django.db.backends.mysql", "NAME": name, **MY}, drop
 

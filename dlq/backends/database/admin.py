@@ -96,7 +96,7 @@ def clear(session: Session, d: Dialect, queue: str) -> int:
         count = session.execute(
             f"DELETE FROM {JOB_TABLE} WHERE queue = %s AND worker IS NULL", [queue]
         ).rowcount
-        for number, jobs in _held(session, d, queue, lock=True).items():
+        for number, jobs in _held(session, d, queue).items():
             reserved = [row for row, _payload, running in jobs if not running]
             if reserved:
                 count += session.execute(
@@ -305,9 +305,7 @@ def release_slot(session: Session, d: Dialect, queue: str, number: int, owner: s
     session.execute(d.release_lease(), [queue, number, owner])
 
 
-def _held(
-    session: Session, d: Dialect, queue: str, *, lock: bool = False
-) -> dict[int, list[tuple[int, Any, bool]]]:
+def _held(session: Session, d: Dialect, queue: str) -> dict[int, list[tuple[int, Any, bool]]]:
     """Per worker number, the rows its slot holds and has not finished, in claim order:
     (row id, payload, whether it is the one running)."""
     started = dict(
@@ -315,7 +313,7 @@ def _held(
     )
     rows = session.execute(
         f"SELECT worker, id, payload FROM {JOB_TABLE} WHERE queue = %s AND worker IS NOT NULL"
-        f" ORDER BY worker, {CLAIM_ORDER}" + (d.for_update if lock else ""),
+        f" ORDER BY worker, {CLAIM_ORDER}",
         [queue],
     ).rows
     by_worker: dict[int, list[tuple[int, Any]]] = {}

@@ -128,7 +128,10 @@ def recover_slot(
         slot_id, live, started = session.execute(d.slot(lock=True), [queue, number]).rows[0]
         if only_if_unleased and live:
             return None
-        held = session.execute(d.held(lock=True), [queue, number]).rows
+        # Unlocked: only the slot's own worker (not running now) and clear() touch these
+        # rows, and a MySQL locking read on a small table scans it all, waiting for rows
+        # other transactions are inserting.
+        held = session.execute(d.held(), [queue, number]).rows
         ids = [row[0] for row in held]
         index = ids.index(started) if started is not None and started in ids else -1
         finished, later = (ids[:index], ids[index + 1 :]) if index >= 0 else ([], ids)

@@ -160,7 +160,7 @@ class SlotWorker:
                     self._lost(exc)
                 except Contended as exc:
                     self._log.info("the database was busy (%s); trying again", exc)
-                    if wait_for_stop(stop, 0.01):
+                    if deadline - time.monotonic() <= 0 or wait_for_stop(stop, 0.01):
                         return None
                 except BaseException:  # e.g. a signal's exception: the session is gone
                     self._unsure()

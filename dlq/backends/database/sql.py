@@ -183,12 +183,11 @@ class Dialect:
             " LIMIT 1"
         )
 
-    def held(self, *, lock: bool = False) -> str:
+    def held(self) -> str:
         """The rows a slot holds, in claim order. Parameters: queue, worker."""
         return (
             f"SELECT id, payload, priority, available_at FROM {JOB_TABLE}"
             f" WHERE queue = %s AND worker = %s ORDER BY {CLAIM_ORDER}"
-            + (self.for_update if lock else "")
         )
 
     def held_ids(self) -> str:
