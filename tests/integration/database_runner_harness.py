@@ -190,3 +190,35 @@ def db_lab(tmp_path: Path, database: TestDatabase) -> Iterator[DbLab]:
         yield lab
     finally:
         lab.close()
+
+
+def run_worker(queue: str, number: int, sleep_max_s: float, seed: int) -> None:
+    """A bare worker for slot ``queue``.``number`` (no runner): takes jobs of
+    ``tests.testapp.tasks.add`` and notes each delivery's start and end, with
+    ``time.monotonic()`` (one clock for every process of the machine), in
+    ``<DLQ_TEST_RECORDS>/deliveries.jsonl``. Runs until killed."""
+    import random
+    import time
+
+    from dlq.conf import get_runtime
+    from dlq.domain.outcome import Succeeded
+
+    rng = random.Random(seed)
+    backend = get_runtime().backend_for(queue)
+    path = Path(os.environ["DLQ_TEST_RECORDS"]) / "deliveries.jsonl"
+
+    def note(**values: object) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, (json.dumps(values) + "\n").encode())
+        finally:
+            os.close(fd)
+
+    while True:
+        job = backend.dequeue(queue, number, 1.0)
+        if job is None:
+            continue
+        note(job=job.args[0], pid=os.getpid(), attempt=job.attempts, start=time.monotonic())
+        time.sleep(rng.uniform(0, sleep_max_s))
+        note(job=job.args[0], pid=os.getpid(), end=time.monotonic())
+        backend.acknowledge(queue, number, job, Succeeded(None, 0.0))
