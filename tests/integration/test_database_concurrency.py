@@ -3,6 +3,7 @@ job runs at least once, and no job ever has two deliveries running at the same t
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import signal
@@ -17,7 +18,7 @@ import pytest
 from dlq.domain.envelope import Job
 from tests.integration.database_fixtures import TestDatabase, database, database_session
 from tests.integration.database_runner_harness import DbLab, db_lab
-from tests.integration.runner_harness import RunnerProcess, wait_until
+from tests.integration.runner_harness import RunnerProcess
 
 __all__ = ["database", "database_session"]  # the fixtures, for pytest
 
@@ -90,7 +91,7 @@ def test_every_job_runs_and_no_job_runs_twice_at_once(lab: DbLab, seed: int) -> 
     assert completed == set(range(JOBS))
     for job, intervals in runs.items():
         intervals.sort()
-        for (_, end), (next_start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_, end), (next_start, _) in itertools.pairwise(intervals):
             assert end <= next_start, f"job {job} ran twice at once: {intervals}"
     assert kills >= 3  # the workers were killed mid-run, not only at the end
     assert lab.backend().length(QUEUE) == 0
