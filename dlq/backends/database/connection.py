@@ -36,6 +36,8 @@ __all__ = [
     "SessionHolder",
     "SessionLost",
     "Vendor",
+    "check_name",
+    "open_session",
 ]
 
 Vendor = Literal["postgresql", "mysql", "sqlite"]

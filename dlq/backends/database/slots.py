@@ -42,7 +42,7 @@ from dlq.domain.envelope import Job, decode_job
 from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
 from dlq.exceptions import PayloadError
 
-__all__ = ["Held", "SlotWorker", "Tuning"]
+__all__ = ["Held", "Slot", "SlotWorker", "Tuning"]
 
 NEVER = float("-inf")
 
