@@ -48,6 +48,9 @@ _SESSION_SETTINGS = (
     "SET idle_in_transaction_session_timeout = '60s'",
 )
 _PLACEHOLDER = re.compile(r"%s|%%")
+_INT8 = 20  # the oid of bigint
+#: Prepared statements per session at most (their texts vary with IN lists' lengths).
+_MAX_PREPARED = 32
 #: SQLSTATE classes and codes that mean the connection is gone or going.
 _LOST_STATES = ("08", "57P01", "57P02", "57P03")
 _CONTENDED_STATES = ("40001", "40P01", "55P03")
@@ -71,6 +74,7 @@ class PostgresSession:
         #: Per statement sent and not yet read: whether its rows are wanted.
         self._owed: deque[bool] = deque()
         self._sql_cache: dict[str, bytes] = {}
+        self._prepared: dict[str, bytes] = {}
 
     @classmethod
     def open(
@@ -108,13 +112,32 @@ class PostgresSession:
 
     def _send(self, sql: str, params: Sequence[object], *, wanted: bool) -> None:
         try:
-            values = self._tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
-            self._pg.send_query_params(self._sql(sql), values, self._tx.types, self._tx.formats)
+            if all(value is None or type(value) is int for value in params):
+                self._send_prepared(sql, params)
+            else:
+                values = self._tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
+                self._pg.send_query_params(self._sql(sql), values, self._tx.types, self._tx.formats)
             self._pg.pipeline_sync()
             self._owed.append(wanted)
             self._flush()
         except psycopg.OperationalError as exc:
             raise SessionLost(f"lost the connection to the {self._label}: {exc}") from exc
+
+    def _send_prepared(self, sql: str, params: Sequence[object]) -> None:
+        """A statement whose parameters are all integers (the per-job marker, above all):
+        prepared once with ``bigint`` parameters, so that the server does not parse and
+        plan it for every job."""
+        values = [None if value is None else str(value).encode() for value in params]
+        name = self._prepared.get(sql)
+        if name is None:
+            if len(self._prepared) >= _MAX_PREPARED:
+                self._pg.send_query_params(self._sql(sql), values, [_INT8] * len(params))
+                return
+            name = self._prepared[sql] = f"dlq{len(self._prepared)}".encode()
+            self._pg.send_prepare(name, self._sql(sql), [_INT8] * len(params))
+            self._pg.pipeline_sync()
+            self._owed.append(False)
+        self._pg.send_query_prepared(name, values)
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> Result:
         self._send(sql, params, wanted=True)
