@@ -57,7 +57,11 @@ class ScenarioError(RuntimeError):
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result: dict[str, Any] = {"system": args.system, "vendor": args.vendor, "scenario": args.scenario}
+    result: dict[str, Any] = {
+        "system": args.system,
+        "vendor": args.vendor,
+        "scenario": args.scenario,
+    }
     try:
         with _database(args.vendor) as name, tempfile.TemporaryDirectory() as workdir:
             result.update(_run(args, name, Path(workdir)))
@@ -166,7 +170,9 @@ class Bench:
         timeout_s: float | None = None,
         poll_s: float = _POLL_S,
     ) -> None:
-        limit = self.deadline if timeout_s is None else min(self.deadline, time.monotonic() + timeout_s)
+        limit = (
+            self.deadline if timeout_s is None else min(self.deadline, time.monotonic() + timeout_s)
+        )
         while not check():
             for process in self.processes:
                 if process.poll() is not None:
@@ -189,7 +195,11 @@ class Bench:
             log = (self.workdir / f"worker-{number}.log").open("wb")
             self.processes.append(
                 subprocess.Popen(
-                    argv, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    argv,
+                    cwd=PROJECT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             )

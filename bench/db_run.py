@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
                 for system in ("dlq", "tasksdb"):
                     if system == "tasksdb" and scenario in DLQ_ONLY:
                         continue
-                    print(f"{vendor} {scenario} {system} #{repeat + 1}", file=sys.stderr, flush=True)
+                    print(
+                        f"{vendor} {scenario} {system} #{repeat + 1}", file=sys.stderr, flush=True
+                    )
                     runs.append(_measure(system, vendor, scenario, args))
     medians = _medians(runs)
     _print_table(medians)
@@ -145,10 +147,15 @@ def _print_targets(medians: dict[str, dict[str, Any]]) -> None:
         mine = get(f"{vendor}/drain_1w/dlq", "jobs_per_s")
         theirs = get(f"{vendor}/drain_1w/tasksdb", "jobs_per_s")
         print(f"  {vendor} single-worker drain vs db_worker (>= {want}x): {ratio(mine, theirs)}")
-    print(f"  postgresql one worker (>= 5,000 jobs/s): {get('postgresql/drain_1w/dlq', 'jobs_per_s')}")
+    print(
+        f"  postgresql one worker (>= 5,000 jobs/s): {get('postgresql/drain_1w/dlq', 'jobs_per_s')}"
+    )
     print(
         "  postgresql 2 workers vs 1 (>= 1.6x): "
-        + ratio(get("postgresql/drain_2w/dlq", "jobs_per_s"), get("postgresql/drain_1w/dlq", "jobs_per_s"))
+        + ratio(
+            get("postgresql/drain_2w/dlq", "jobs_per_s"),
+            get("postgresql/drain_1w/dlq", "jobs_per_s"),
+        )
     )
     print(f"  postgresql idle latency p50 (<= 5 ms): {get('postgresql/latency/dlq', 'p50_ms')}")
     print(
@@ -158,7 +165,10 @@ def _print_targets(medians: dict[str, dict[str, Any]]) -> None:
     for vendor in ("postgresql", "sqlite"):
         print(
             f"  {vendor} bulk enqueue vs db_worker one-at-a-time (>= 20x): "
-            + ratio(get(f"{vendor}/bulk_enqueue/dlq", "jobs_per_s"), get(f"{vendor}/enqueue/tasksdb", "jobs_per_s"))
+            + ratio(
+                get(f"{vendor}/bulk_enqueue/dlq", "jobs_per_s"),
+                get(f"{vendor}/enqueue/tasksdb", "jobs_per_s"),
+            )
         )
         print(
             f"  {vendor} claim with 1M rows vs 1k (<= 1.2): "
