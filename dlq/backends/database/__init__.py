@@ -20,12 +20,18 @@ How it keeps that promise cheaply (the choice, and the one it was weighed agains
   statement). After a crash, :mod:`.recovery` reads the marker: before X finished, X
   unfinished (one delivery more), after X never started.
 * The alternative, an acknowledgement and a marker per job in one pipelined round trip,
-  keeps the per-job state in the job rows but costs two row writes per job (a ``DELETE``
-  and an ``UPDATE`` of a row in the claim index), where the marker is one write to a
-  small row that no index covers (a HOT update on PostgreSQL). The price of the marker
-  is the same as the Redis backends' deferred acknowledgement: a worker killed after a
-  job finished and before its next claim leaves that job looking unfinished (it runs
-  again at least once, and is dead-lettered at most once).
+  keeps the per-job state in the job rows but costs two writes per job (a ``DELETE`` of
+  a row in the claim index, and the marker), where the marker alone is one write to a
+  small row that no index covers (a HOT update on PostgreSQL). Measured on PostgreSQL
+  15 (20,000 pipelined jobs, two runs, a shared 2-core machine): the server got through
+  33,000-34,000 jobs/s of markers alone, 22,000-28,000 of acknowledgement and marker;
+  the server's share is what limits a second worker. The price of the marker is the
+  same as the Redis backends' deferred acknowledgement: a worker killed after a job
+  finished and before its next claim leaves that job looking unfinished (it runs again
+  at least once, and is dead-lettered at most once).
+* The marker statement is prepared once per connection (PostgreSQL): with it, a worker
+  draining 20,000 no-op jobs (profiled, in one process) spent 0.33-0.36 s waiting for
+  the server to catch up with its markers instead of 0.6-0.7 s.
 * **Rejected and timed-out jobs** are settled at once (pipelined on PostgreSQL), and
   always before the next job's marker, so recovery never takes them for finished.
 * **Claims that scale.** PostgreSQL and MySQL claim with ``FOR UPDATE SKIP LOCKED``, so
