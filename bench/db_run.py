@@ -114,7 +114,7 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _print_table(medians: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{'database/scenario':28} {'dlq':>14} {'db_worker':>14} {'ratio':>8}  spread (dlq)")
+    print(f"\n{'database/scenario':28} {'dlq':>20} {'db_worker':>18} {'ratio':>8}  spread (dlq)")
     keys = sorted({key.rsplit("/", 1)[0] for key in medians})
     for key in keys:
         figure, higher = FIGURES[key.split("/")[1]]
@@ -125,13 +125,16 @@ def _print_table(medians: dict[str, dict[str, Any]]) -> None:
             ratio = f"{(dlq / other if higher else other / dlq):.1f}x"
         spread = medians.get(f"{key}/dlq", {}).get("spread")
         print(
-            f"{key:28} {_fmt(dlq, figure):>14} {_fmt(other, figure):>14} {ratio:>8}"
+            f"{key:28} {_fmt(dlq, figure):>20} {_fmt(other, figure):>18} {ratio:>8}"
             f"  {'' if not spread else f'{spread[0]:.4g}..{spread[1]:.4g}'}"
         )
 
 
+_UNITS = {"jobs_per_s": "jobs/s", "p50_ms": "ms", "ratio_1m_to_1k": "x (1M/1k)"}
+
+
 def _fmt(value: float | None, figure: str) -> str:
-    return "-" if value is None else f"{value:,.1f} {figure.split('_')[-1]}"
+    return "-" if value is None else f"{value:,.2f} {_UNITS[figure]}"
 
 
 def _print_targets(medians: dict[str, dict[str, Any]]) -> None:

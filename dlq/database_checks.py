@@ -116,7 +116,7 @@ def _check_alias(alias: str) -> list[checks.CheckMessage]:
     if wrapper.vendor not in {"postgresql", "mysql", "sqlite"}:
         return [
             checks.Error(
-                f"the database {alias!r} is {wrapper.display_name}; the database backend"
+                f"the database {alias!r} is {wrapper.vendor}; the database backend"
                 " works with PostgreSQL, MySQL/MariaDB and SQLite",
                 obj=_ALIAS_SETTING,
                 id="dlq.E021",

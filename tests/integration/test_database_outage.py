@@ -64,3 +64,20 @@ def test_workers_wait_out_an_outage_and_lose_nothing(lab: DbLab, proxy: TcpProxy
     assert not re.search(r"died|Traceback", runner.log()), runner.log()
     assert lab.backend().length("default") == 0
     assert lab.backend().dead_letter_count("default") == 0
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mysql"], indirect=True)
+def test_a_runner_started_while_the_database_is_down_starts_work_when_it_answers(
+    lab: DbLab, proxy: TcpProxy
+) -> None:
+    settings = lab.settings()
+    lab.enqueue("record", "waiting")
+    proxy.cut()
+    runner = lab.start(settings)
+    runner.wait_for_log(r"trying again|gave up")
+    assert runner.popen.poll() is None
+    proxy.start()
+    wait_until(lambda: lab.tokens("runs") == ["waiting"], what="the job once the database answers")
+    runner.send(signal.SIGTERM)
+    assert runner.wait() == 0
+    assert "Traceback" not in runner.log(), runner.log()

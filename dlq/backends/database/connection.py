@@ -46,6 +46,7 @@ Vendor = Literal["postgresql", "mysql", "sqlite"]
 Role = Literal["worker", "admin"]
 
 _VENDORS: tuple[Vendor, ...] = ("postgresql", "mysql", "sqlite")
+_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
 
 #: Kept, never closed or used: connections a forked child inherited (see the module doc).
 _INHERITED: list[object] = []
@@ -125,7 +126,7 @@ class DatabaseTarget:
                 [
                     Problem(
                         setting,
-                        f"the database {alias!r} is {wrapper.display_name}",
+                        f"the database {alias!r} is {vendor}",
                         expected="an alias of a PostgreSQL, MySQL/MariaDB or SQLite database",
                     )
                 ]
@@ -136,7 +137,8 @@ class DatabaseTarget:
             host = config.get("HOST") or "localhost"
             port = f":{config['PORT']}" if config.get("PORT") else ""
             where = f"{host}{port}/{where}"
-        return cls(alias, vendor, f"{wrapper.display_name} database {alias!r} ({where})")
+        # Not wrapper.display_name: on MySQL it connects, to tell MariaDB from MySQL.
+        return cls(alias, vendor, f"{_NAMES[vendor]} database {alias!r} ({where})")
 
     def wrapper(self) -> BaseDatabaseWrapper:
         return connections[self.alias]

@@ -157,14 +157,22 @@ class SlotWorker:
                     self._failures = 0
                     return job
                 except SessionLost as exc:
+                    self._unhand(slot)
                     self._lost(exc)
                 except Contended as exc:
                     self._log.info("the database was busy (%s); trying again", exc)
                     if deadline - time.monotonic() <= 0 or wait_for_stop(stop, 0.01):
                         return None
                 except BaseException:  # e.g. a signal's exception: the session is gone
+                    self._unhand(slot)
                     self._unsure()
                     raise
+
+    def _unhand(self, slot: Slot) -> None:
+        """A job this dequeue took for its caller never reached it: it has not started."""
+        if slot.current is not None:
+            slot.buffer.appendleft(slot.current)
+            slot.current = None
 
     def _lost(self, exc: Exception) -> None:
         self._unsure()
@@ -175,11 +183,9 @@ class SlotWorker:
         self._log.log(level, "%s (%d in a row); retrying in %.2fs", exc, self._failures, delay)
 
     def _unsure(self) -> None:
-        """Statements sent since the last reply may or may not have run."""
+        """Statements sent since the last reply may or may not have run: each slot settles
+        its rows again before its next job (a job running now is left alone)."""
         for slot in self._slots.values():
-            if slot.current is not None:  # taken for the caller, never returned
-                slot.buffer.appendleft(slot.current)
-                slot.current = None
             slot.resync = slot.recovered
 
     def _next(
@@ -234,15 +240,18 @@ class SlotWorker:
         """After a lost reply: forget what the slot finished, let go of any row claimed
         by a claim whose reply was lost, and mark nothing started."""
         d, q, n = self._d, slot.queue, slot.number
-        keep = [held.row for held in slot.buffer]
+        keep = {held.row for held in slot.buffer}
+        if slot.current is not None:
+            keep.add(slot.current.row)
         with session.transaction():
             if slot.finished:
                 session.execute(d.delete_held(len(slot.finished)), [q, n, *slot.finished])
             held = [row[0] for row in session.execute(d.held_ids(), [q, n]).rows]
-            stray = [row for row in held if row not in set(keep)]
+            stray = [row for row in held if row not in keep]
             if stray:
                 session.execute(d.release_held(len(stray)), [q, n, *stray])
-            session.execute(d.mark_started(), [None, slot.slot_id])
+            if slot.current is None:
+                session.execute(d.mark_started(), [None, slot.slot_id])
         present = set(held)
         slot.buffer = deque(h for h in slot.buffer if h.row in present)
         slot.finished, slot.resync = [], False
