@@ -79,7 +79,8 @@ from dlq.backends.database.connection import (
 from dlq.backends.database.enqueue import Enqueuer
 from dlq.backends.database.recovery import recover_slot
 from dlq.backends.database.schema import MAX_NAME_LENGTH
-from dlq.backends.database.slots import SlotWorker, Tuning
+from dlq.backends.database.slot_state import Tuning
+from dlq.backends.database.slots import SlotWorker
 from dlq.backends.database.sql import dialect_for
 from dlq.core.protocols import BackendContext, ProgressCallback, StopSignal
 from dlq.core.settings import PREFIX, QueueSettings
