@@ -3,6 +3,8 @@
 #
 #   bench/.venv-upstream  Python 3.11, django-lightweight-queue 4.11.0 (the reference), Django 4.2
 #   bench/.venv-dlq       the SAME Python 3.11, dlq installed editable from this checkout, Django 5.2
+#   bench/.venv-tasksdb   the SAME Python 3.11, django-tasks-db (latest release) and the same
+#                         Django 5.2 and psycopg, for bench/db_run.py (the database backends)
 #
 # Both venvs use one interpreter by default so that interpreter differences (start-up,
 # memory, bytecode speed) do not pollute the dlq/upstream ratios; dlq supports 3.11+.
@@ -39,6 +41,16 @@ SHARED_PINS=(
     "redis==5.3.1"
     "hiredis==3.3.0"
 )
+# The database benchmarks (bench/db_run.py): django-tasks-db as released (its `compat` extra
+# brings the django-tasks backport it needs on Django 5.2), against the same Django and
+# PostgreSQL driver as dlq's venv.
+TASKSDB_PINS=(
+    "django-tasks-db[compat]"
+    "${DLQ_DJANGO:-Django==5.2.19}"
+)
+DB_PINS=(
+    "psycopg[binary]==3.3.9"
+)
 
 python_version() {
     "$1" -c 'import platform; print(platform.python_version())'
@@ -69,11 +81,16 @@ echo "== installing dlq (editable) into .venv-dlq"
 # dlq may not be complete yet; a failed install is reported but does not stop the upstream
 # side from being usable (run.py reports "dlq side failed: ..." in that case).
 if ! "$here/.venv-dlq/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -e "$repo[redis]" "${DLQ_PINS[@]}" "${SHARED_PINS[@]}"; then
+    -e "$repo[redis,postgres]" "${DLQ_PINS[@]}" "${SHARED_PINS[@]}" "${DB_PINS[@]}"; then
     echo "!! dlq install failed; run 'python3 bench/run.py --only upstream' meanwhile" >&2
 fi
 
-venvs=(.venv-upstream .venv-dlq)
+make_venv "$PY_DLQ" "$here/.venv-tasksdb"
+echo "== installing django-tasks-db (latest release) into .venv-tasksdb"
+"$here/.venv-tasksdb/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
+    "${TASKSDB_PINS[@]}" "${DB_PINS[@]}"
+
+venvs=(.venv-upstream .venv-dlq .venv-tasksdb)
 if [[ "${1:-}" == "--aa" ]]; then
     # A/A calibration: upstream again, with aa_standin/ (a "dlq" that is upstream) on its
     # path. `python3 bench/run.py --aa` then compares upstream with itself.
@@ -89,5 +106,5 @@ fi
 for venv in "${venvs[@]}"; do
     echo "== $venv:"
     "$here/$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
-        | grep -iE '^(django|django-lightweight-queue|dlq|redis|hiredis|pydantic) ' || true
+        | grep -iE '^(django|django-lightweight-queue|django-tasks|django-tasks-db|dlq|psycopg|redis|hiredis|pydantic) ' || true
 done

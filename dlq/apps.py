@@ -22,11 +22,13 @@ class DlqConfig(AppConfig):
         # than whenever dlq.apps happens to be imported.
         from dlq import checks as dlq_checks
         from dlq import cron_jobs  # noqa: F401  # registers the cron task
+        from dlq.database_checks import check_database_backend
 
         self.runtime = DjangoRuntime()
         install_runtime(self.runtime)
         checks.register(dlq_checks.check_settings)
         checks.register(dlq_checks.check_cron)
+        checks.register(check_database_backend)
         setting_changed.connect(self._setting_changed, dispatch_uid="dlq.setting_changed")
 
     def _setting_changed(self, *, setting: str, **kwargs: Any) -> None:

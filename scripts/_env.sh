@@ -67,3 +67,73 @@ ensure_redis() {
   echo "redis-server did not answer on 127.0.0.1:6379; see /tmp/dlq-redis.log" >&2
   return 1
 }
+
+port_answers() {  # port_answers PORT: something accepts TCP connections on 127.0.0.1:PORT
+  "${PYTHON_FOR_PROBES:-python3}" - "$1" <<'PY' 2>/dev/null
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# can_install: true when we may install Debian packages (root, with apt-get)
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+apt_install() {
+  echo "==> installing $*" >&2
+  if [ -z "${_APT_UPDATED:-}" ]; then apt-get update -qq >&2; _APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# ensure_mysqlclient_build_deps: the headers mysqlclient (dlq[mysql]) compiles against
+ensure_mysqlclient_build_deps() {
+  if pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; then
+    return 0
+  fi
+  if can_install; then
+    apt_install libmariadb-dev pkg-config
+  else
+    echo "mysqlclient needs the MariaDB/MySQL client headers and pkg-config:" >&2
+    echo "  sudo apt-get install libmariadb-dev pkg-config" >&2
+    return 1
+  fi
+}
+
+# ensure_postgres: PostgreSQL answers on 127.0.0.1:5432 (trust auth for local TCP), or we say why
+ensure_postgres() {
+  port_answers 5432 && return 0
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    can_install || { echo "PostgreSQL is needed on 127.0.0.1:5432 (sudo apt-get install postgresql)" >&2; return 1; }
+    apt_install postgresql
+    local hba
+    hba=$(ls /etc/postgresql/*/main/pg_hba.conf | head -1)
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  echo "==> starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >&2 || true
+  for _ in $(seq 100); do port_answers 5432 && return 0; sleep 0.1; done
+  echo "PostgreSQL did not answer on 127.0.0.1:5432" >&2
+  return 1
+}
+
+# ensure_mariadb: MariaDB answers on 127.0.0.1:3306 (root, empty password), or we say why
+ensure_mariadb() {
+  port_answers 3306 && return 0
+  if [ ! -x /usr/sbin/mariadbd ]; then
+    can_install || { echo "MariaDB is needed on 127.0.0.1:3306 (sudo apt-get install mariadb-server)" >&2; return 1; }
+    apt_install mariadb-server
+    local fresh=1
+  fi
+  echo "==> starting MariaDB" >&2
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >&2
+  for _ in $(seq 100); do port_answers 3306 && break; sleep 0.1; done
+  if [ -n "${fresh:-}" ]; then  # root over TCP with an empty password, as the tests expect
+    mariadb -e "ALTER USER root@localhost IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; CREATE DATABASE IF NOT EXISTS test" >&2
+  fi
+  port_answers 3306 && return 0
+  echo "MariaDB did not answer on 127.0.0.1:3306" >&2
+  return 1
+}

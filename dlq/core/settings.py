@@ -138,6 +138,11 @@ class QueueSettings(BaseModel):
         default=None,
         description="None, or a redis://, rediss:// or unix:// URL (it wins over REDIS_HOST etc.)",
     )
+    DATABASE_ALIAS: StrictStr = Field(
+        default="default",
+        min_length=1,
+        description="a key of Django's DATABASES: where the database backend keeps its jobs",
+    )
     ENABLE_PROMETHEUS: StrictBool = Field(default=False, description="True or False")
     PROMETHEUS_START_PORT: Port = Field(
         default=9300, description="a TCP port, an integer from 1 to 65535"

@@ -1,4 +1,8 @@
-"""Settings of the example project. The demo points it at Redis with DLQ_REDIS_URL."""
+"""Settings of the example project.
+
+Jobs wait in the project's own SQLite database (the database backend): nothing else to
+run. With DLQ_REDIS_URL set (``./scripts/demo --redis`` sets it), they go to Redis instead.
+"""
 
 import os
 from pathlib import Path
@@ -10,7 +14,17 @@ USE_TZ = True
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "dlq", "shop", "reports"]
 ROOT_URLCONF = "example.urls"
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "example.sqlite3"}
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "example.sqlite3",
+        # What dlq's check (dlq.W020) asks of a SQLite database that workers share: writers
+        # wait for each other instead of failing with "database is locked".
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        },
+    }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGGING = {
@@ -21,11 +35,13 @@ LOGGING = {
     },
 }
 
-LIGHTWEIGHT_QUEUE_BACKEND = os.environ.get(
-    "DLQ_BACKEND", "dlq.backends.reliable_redis.ReliableRedisBackend"
-)
-LIGHTWEIGHT_QUEUE_REDIS_URL = os.environ.get("DLQ_REDIS_URL", "redis://127.0.0.1:6379/0")
-LIGHTWEIGHT_QUEUE_REDIS_PREFIX = "dlq-example"
+if os.environ.get("DLQ_REDIS_URL"):
+    LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.reliable_redis.ReliableRedisBackend"
+    LIGHTWEIGHT_QUEUE_REDIS_URL = os.environ["DLQ_REDIS_URL"]
+    LIGHTWEIGHT_QUEUE_REDIS_PREFIX = "dlq-example"
+else:
+    LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.database.DatabaseBackend"
+LIGHTWEIGHT_QUEUE_BACKEND = os.environ.get("DLQ_BACKEND", LIGHTWEIGHT_QUEUE_BACKEND)
 LIGHTWEIGHT_QUEUE_WORKERS = {"orders": 2, "reports": 1}
 # A fresh runner catches up cron minutes missed in the last minute only.
 LIGHTWEIGHT_QUEUE_CRON_CATCH_UP_S = 60

@@ -61,6 +61,16 @@ except ImportError:  # the Redis backends' fixtures are optional for this module
 else:
     BACKENDS.update(contract_backends())
 
+try:
+    from tests.integration.database_fixtures import (  # database_session: the makers use it
+        contract_backends as database_backends,
+    )
+    from tests.integration.database_fixtures import database_session  # noqa: F401
+except ImportError:  # the database backend's fixtures are optional for this module
+    pass
+else:
+    BACKENDS.update(database_backends())
+
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:

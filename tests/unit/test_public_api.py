@@ -15,7 +15,7 @@ import dlq.exceptions
 from dlq.exceptions import DLQError
 
 # Modules Django looks things up in by name, rather than modules one imports from.
-WITHOUT_ALL = re.compile(r"^dlq\.(apps|urls|management\.commands\..+)$")
+WITHOUT_ALL = re.compile(r"^dlq\.(apps|urls|management\.commands\..+|migrations\..+)$")
 
 
 def modules() -> list[str]:

@@ -13,7 +13,7 @@ from reports.tasks import build_report
 from tqdm import tqdm
 
 from dlq.conf import get_runtime
-from shop.progress import KEY, client
+from shop import progress
 from shop.tasks import process_order
 
 
@@ -26,8 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         jobs: int = options["jobs"]
-        redis = client()
-        redis.delete(KEY)
+        progress.reset()
         runtime = get_runtime()
         for queue in runtime.settings.WORKERS:
             backend = runtime.backend_for(queue)
@@ -36,6 +35,8 @@ class Command(BaseCommand):
                 clear(queue)
 
         workers = ", ".join(f"{n} x {q}" for q, n in sorted(runtime.settings.WORKERS.items()))
+        backend = runtime.backend_for("orders")
+        self.stdout.write(f"Jobs wait in {backend!r}")
         self.stdout.write(f"Starting manage.py queue_runner ({workers})")
         runner = subprocess.Popen([sys.executable, "manage.py", "queue_runner"])
         try:
@@ -47,13 +48,11 @@ class Command(BaseCommand):
             with build_report.bulk_enqueue(batch_size=500) as enqueue_report:
                 for number in range(jobs - orders):
                     enqueue_report(date(2026, 1, 1) + timedelta(days=number % 365))
-            self.watch(redis, runner, jobs, options["timeout"])
+            self.watch(runner, jobs, options["timeout"])
         finally:
             self.stop(runner)
 
-    def watch(
-        self, redis: Any, runner: "subprocess.Popen[bytes]", jobs: int, timeout_s: float
-    ) -> None:
+    def watch(self, runner: "subprocess.Popen[bytes]", jobs: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         with tqdm(total=jobs, unit="job", desc="finished") as bar:
             done = 0
@@ -63,7 +62,7 @@ class Command(BaseCommand):
                 if time.monotonic() > deadline:
                     raise CommandError(f"only {done} of {jobs} jobs finished in {timeout_s}s")
                 time.sleep(0.1)
-                now = int(redis.get(KEY) or 0)
+                now = progress.done()
                 bar.update(now - done)
                 done = now
         self.stdout.write(self.style.SUCCESS(f"All {jobs} jobs ran."))

@@ -1,0 +1,400 @@
+#!/usr/bin/env python
+"""Run ONE database-backend scenario for ONE system on ONE database; print one JSON line.
+
+Runs inside the system's venv (``bench/db_run.py`` does this for you)::
+
+    bench/.venv-dlq/bin/python bench/db_measure.py --system dlq --vendor postgresql \\
+        --scenario drain_1w [--jobs N] [--samples N]
+
+Each measurement gets a database of its own (a temporary SQLite file, or a PostgreSQL
+database ``dlqbench_<random>`` that it creates and drops), migrates it, and stops every
+process it started, whatever happens. On failure it prints {"error": ...} and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT = BENCH_DIR / "dbbench" / "project"
+SCENARIOS = ("enqueue", "bulk_enqueue", "drain_1w", "drain_2w", "latency", "claim_cost")
+#: Scenarios only dlq has: django-tasks has no bulk enqueue, and the claim-cost scenario
+#: measures the database backend's own claim statement.
+DLQ_ONLY = frozenset({"bulk_enqueue", "claim_cost"})
+DEFAULTS = {"samples": 100, "time_limit_s": 240.0}
+#: Jobs per scenario and system: enough for a few seconds of each (db_worker runs tens to
+#: hundreds of jobs a second, dlq thousands), so that start-up and polling are not the rate.
+JOBS = {
+    "enqueue": {"dlq": 5000, "tasksdb": 1000},
+    "bulk_enqueue": {"dlq": 100_000},
+    "drain_1w": {"dlq": 30_000, "tasksdb": 1000},
+    "drain_2w": {"dlq": 30_000, "tasksdb": 1000},
+}
+_IDLE_BEFORE_SAMPLE_S = 0.02
+_POLL_S = 0.0005
+
+
+class ScenarioError(RuntimeError):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    result: dict[str, Any] = {
+        "system": args.system,
+        "vendor": args.vendor,
+        "scenario": args.scenario,
+    }
+    try:
+        with _database(args.vendor) as name, tempfile.TemporaryDirectory() as workdir:
+            result.update(_run(args, name, Path(workdir)))
+        code = 0
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        traceback.print_exc()
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        code = 1
+    print(json.dumps(result), flush=True)
+    return code
+
+
+@contextmanager
+def _database(vendor: str) -> Iterator[str]:
+    if vendor == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="dlqbench-") as directory:
+            yield str(Path(directory) / "bench.sqlite3")
+        return
+    import psycopg
+
+    name = f"dlqbench_{uuid.uuid4().hex[:12]}"
+    dsn = (
+        f"host={os.environ.get('BENCH_PG_HOST', '127.0.0.1')}"
+        f" port={os.environ.get('BENCH_PG_PORT', '5432')}"
+        f" user={os.environ.get('BENCH_PG_USER', 'postgres')} dbname=postgres"
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # Django was never set up: it holds no connection
+            pass
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Bench:
+    """What a scenario gets: the task module, files, and workers it can start."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.system: str = args.system
+        self.workdir = workdir
+        self.count_file = workdir / "count"
+        self.stamps_file = workdir / "stamps"
+        self.jobs = int(args.jobs or JOBS.get(args.scenario, {}).get(args.system, 1000))
+        self.samples = int(args.samples or DEFAULTS["samples"])
+        self.deadline = time.monotonic() + float(args.time_limit_s or DEFAULTS["time_limit_s"])
+        self.processes: list[subprocess.Popen[bytes]] = []
+        import dbbenchapp.tasks
+
+        self.tasks = dbbenchapp.tasks
+
+    # -- enqueueing ------------------------------------------------------------------------
+
+    def enqueue_noop(self) -> None:
+        if self.system == "dlq":
+            self.tasks.noop_count()
+        else:
+            self.tasks.noop_count.enqueue()
+
+    def enqueue_stamp(self, name: str) -> None:
+        if self.system == "dlq":
+            self.tasks.stamp(name)
+        else:
+            self.tasks.stamp.enqueue(name)
+
+    def prefill(self, jobs: int) -> None:
+        if self.system == "dlq":
+            with self.tasks.noop_count.bulk_enqueue(batch_size=1000) as enqueue:
+                for _ in range(jobs):
+                    enqueue()
+            return
+        from django.db import transaction
+
+        with transaction.atomic():  # one commit: the fastest django-tasks offers
+            for _ in range(jobs):
+                self.tasks.noop_count.enqueue()
+
+    # -- reading what the tasks wrote ---------------------------------------------------------
+
+    def count(self) -> int:
+        try:
+            return self.count_file.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def stamps(self) -> dict[str, float]:
+        try:
+            text = self.stamps_file.read_text()
+        except FileNotFoundError:
+            return {}
+        return {name: float(at) for name, at in (line.split(" ") for line in text.splitlines())}
+
+    def wait_for(
+        self,
+        what: str,
+        check: Callable[[], bool],
+        timeout_s: float | None = None,
+        poll_s: float = _POLL_S,
+    ) -> None:
+        limit = (
+            self.deadline if timeout_s is None else min(self.deadline, time.monotonic() + timeout_s)
+        )
+        while not check():
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise ScenarioError(f"a worker exited ({process.returncode}) before {what}")
+            if time.monotonic() > limit:
+                raise ScenarioError(f"timed out waiting for {what} (count {self.count()})")
+            time.sleep(poll_s)
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def start_workers(self, count: int) -> None:
+        python = sys.executable
+        manage = str(PROJECT / "manage.py")
+        env = {**os.environ, "BENCH_DB_WORKERS": str(count), "PYTHONUNBUFFERED": "1"}
+        if self.system == "dlq":
+            argvs = [[python, manage, "queue_runner"]]
+        else:
+            argvs = [[python, manage, "db_worker", "--no-reload"] for _ in range(count)]
+        for number, argv in enumerate(argvs):
+            log = (self.workdir / f"worker-{number}.log").open("wb")
+            self.processes.append(
+                subprocess.Popen(
+                    argv,
+                    cwd=PROJECT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def stop_workers(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+
+def enqueue(bench: Bench) -> dict[str, Any]:
+    """One job per call, no worker running: jobs/s."""
+    started = time.perf_counter()
+    for _ in range(bench.jobs):
+        bench.enqueue_noop()
+    return {"jobs_per_s": bench.jobs / (time.perf_counter() - started), "jobs": bench.jobs}
+
+
+def bulk_enqueue(bench: Bench) -> dict[str, Any]:
+    """``with noop_count.bulk_enqueue(batch_size=1000)``: jobs/s, the final flush included."""
+    jobs = bench.jobs
+    started = time.perf_counter()
+    bench.prefill(jobs)
+    return {"jobs_per_s": jobs / (time.perf_counter() - started), "jobs": jobs}
+
+
+def _drain(bench: Bench, workers: int) -> dict[str, Any]:
+    """N jobs queued, then ``workers`` workers started: jobs/s from when the first job
+    ran to when the last did (start-up excluded; measured by the count file's size)."""
+    bench.prefill(bench.jobs)
+    bench.start_workers(workers)
+    try:
+        bench.wait_for("the first job", lambda: bench.count() > 0)
+        first = time.perf_counter()
+        # Every 2 ms: a drain lasts seconds, and a busier poll would take CPU from it.
+        bench.wait_for(f"{bench.jobs} jobs", lambda: bench.count() >= bench.jobs, poll_s=0.002)
+        elapsed = time.perf_counter() - first
+    finally:
+        bench.stop_workers()
+    return {"jobs_per_s": (bench.jobs - 1) / elapsed, "jobs": bench.jobs, "workers": workers}
+
+
+def drain_1w(bench: Bench) -> dict[str, Any]:
+    return _drain(bench, 1)
+
+
+def drain_2w(bench: Bench) -> dict[str, Any]:
+    return _drain(bench, 2)
+
+
+def latency(bench: Bench) -> dict[str, Any]:
+    """An idle worker; N times: pause 20 ms, enqueue a probe, wait for it to start.
+
+    ``p50_ms`` runs from the call that enqueues to the task's start, so it includes the
+    enqueue's own commit (on PostgreSQL, a WAL flush: ~4 ms on the disk this was written
+    on); ``p50_after_commit_ms`` runs from when that call returned."""
+    bench.start_workers(1)
+    try:
+        bench.enqueue_stamp("warm-up")
+        bench.wait_for("the worker to start", lambda: "warm-up" in bench.stamps(), 60)
+        samples, after_commit = [], []
+        for sample in range(bench.samples):
+            time.sleep(_IDLE_BEFORE_SAMPLE_S)
+            name = f"probe-{sample}"
+            sent = time.time()
+            bench.enqueue_stamp(name)
+            returned = time.time()
+            bench.wait_for(name, lambda name=name: name in bench.stamps(), 30)
+            samples.append((bench.stamps()[name] - sent) * 1000)
+            after_commit.append((bench.stamps()[name] - returned) * 1000)
+    finally:
+        bench.stop_workers()
+    samples.sort()
+    return {
+        "p50_ms": statistics.median(samples),
+        "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+        "p50_after_commit_ms": statistics.median(after_commit),
+        "samples": len(samples),
+    }
+
+
+def claim_cost(bench: Bench) -> dict[str, Any]:
+    """The database backend's claim with 1,000 and with 1,000,000 jobs queued: the mean time
+    of one dequeue (one claim of one job, and its marker) and its acknowledgement."""
+    from django.db import connection
+
+    from dlq.backends.database import DatabaseBackend, Tuning
+    from dlq.conf import queue_settings
+    from dlq.domain.outcome import Succeeded
+
+    figures: dict[str, Any] = {}
+    for rows in (1_000, 1_000_000):
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM dlq_job")
+            _fill(cursor, connection.vendor, rows, bench.tasks.noop_count)
+            if connection.vendor == "postgresql":
+                cursor.execute("VACUUM ANALYZE dlq_job")
+            else:
+                cursor.execute("ANALYZE")
+        backend = DatabaseBackend(queue_settings(), tuning=Tuning(max_batch=1))
+        try:
+            for _ in range(50):  # connect, recover the slot, warm the caches
+                job = backend.dequeue("bench", 1, 1.0)
+                assert job is not None
+                backend.acknowledge("bench", 1, job, Succeeded(None, 0.0))
+            claims = min(bench.samples * 5, 1000)
+            started = time.perf_counter()
+            for _ in range(claims):
+                job = backend.dequeue("bench", 1, 1.0)
+                assert job is not None
+                backend.acknowledge("bench", 1, job, Succeeded(None, 0.0))
+            figures[f"claim_us_{rows}"] = (time.perf_counter() - started) / claims * 1e6
+        finally:
+            backend.close()
+    figures["ratio_1m_to_1k"] = figures["claim_us_1000000"] / figures["claim_us_1000"]
+    return figures
+
+
+def _fill(cursor: Any, vendor: str, rows: int, task: Any) -> None:
+    from datetime import UTC, datetime
+
+    from dlq.domain.envelope import Job
+
+    payload = Job.create(task.path, [], {}, now=datetime.now(UTC)).encode().decode()
+    if vendor == "postgresql":
+        cursor.execute(
+            "INSERT INTO dlq_job (queue, payload, priority, available_at, is_delayed)"
+            " SELECT 'bench', %s, 0, clock_timestamp(), FALSE FROM generate_series(1, %s)",
+            [payload, rows],
+        )
+    else:
+        cursor.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s)"
+            " INSERT INTO dlq_job (queue, payload, priority, available_at, is_delayed)"
+            " SELECT 'bench', %s, 0, strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now'), FALSE FROM n",
+            [rows, payload],
+        )
+
+
+def _run(args: argparse.Namespace, database: str, workdir: Path) -> dict[str, Any]:
+    if args.scenario in DLQ_ONLY and args.system != "dlq":
+        raise ScenarioError(f"{args.scenario} is measured for dlq only")
+    os.environ.update(
+        {
+            "BENCH_DB_SYSTEM": args.system,
+            "BENCH_DB_VENDOR": args.vendor,
+            "BENCH_DB_NAME": database,
+            "BENCH_DB_COUNT_FILE": str(workdir / "count"),
+            "BENCH_DB_STAMPS_FILE": str(workdir / "stamps"),
+            "DJANGO_SETTINGS_MODULE": "dbbench_settings",
+            "PYTHONPATH": os.pathsep.join([str(PROJECT), os.environ.get("PYTHONPATH", "")]),
+        }
+    )
+    sys.path.insert(0, str(PROJECT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    bench = Bench(args, workdir)
+    try:
+        figures = globals()[args.scenario](bench)
+    finally:
+        bench.stop_workers()
+    return {**figures, "versions": _versions()}
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("dlq", "django-tasks-db", "django-tasks", "Django", "psycopg"):
+        with suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--system", required=True, choices=["dlq", "tasksdb"])
+    parser.add_argument("--vendor", required=True, choices=["sqlite", "postgresql"])
+    parser.add_argument("--scenario", required=True, choices=SCENARIOS)
+    parser.add_argument("--jobs", type=int)
+    parser.add_argument("--samples", type=int)
+    parser.add_argument("--time-limit-s", type=float)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

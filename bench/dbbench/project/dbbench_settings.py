@@ -1,0 +1,61 @@
+"""One tiny project for both systems; the environment says which and which database.
+
+BENCH_DB_SYSTEM   "dlq" (the database backend) or "tasksdb" (django-tasks-db)
+BENCH_DB_VENDOR   "sqlite" or "postgresql"
+BENCH_DB_NAME     the SQLite file, or the PostgreSQL database (on BENCH_PG_HOST:PORT)
+BENCH_DB_WORKERS  workers for dlq's queue_runner (default 1)
+
+Both systems do as little around a job as they allow: no middleware, no transaction
+around jobs, warnings-only logging.
+"""
+
+import os
+
+SYSTEM = os.environ["BENCH_DB_SYSTEM"]
+VENDOR = os.environ["BENCH_DB_VENDOR"]
+
+SECRET_KEY = "bench-only-not-secret"
+DEBUG = False
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+}
+if VENDOR == "sqlite":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["BENCH_DB_NAME"],
+            # What each system's documentation asks of SQLite under concurrent workers.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ["BENCH_DB_NAME"],
+            "HOST": os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("BENCH_PG_PORT", "5432"),
+            "USER": os.environ.get("BENCH_PG_USER", "postgres"),
+        }
+    }
+
+if SYSTEM == "dlq":
+    INSTALLED_APPS = ["dlq", "dbbenchapp"]
+    LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.database.DatabaseBackend"
+    LIGHTWEIGHT_QUEUE_MIDDLEWARE = ()
+    LIGHTWEIGHT_QUEUE_ATOMIC_JOBS = False
+    LIGHTWEIGHT_QUEUE_WORKERS = {"bench": int(os.environ.get("BENCH_DB_WORKERS", "1"))}
+    # A job count far above any scenario's: no worker is recycled mid-measurement.
+    LIGHTWEIGHT_QUEUE_JOBS_PER_WORKER = 10_000_000
+else:
+    INSTALLED_APPS = ["django_tasks", "django_tasks_db", "dbbenchapp"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
