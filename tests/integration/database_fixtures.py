@@ -2,10 +2,9 @@
 
 Each test run creates databases of its own, named ``dlqtest_<random>`` (several runs
 share the servers at once), migrates dlq's tables into them, and drops them at the end;
-it never touches anything else on the servers. PostgreSQL is reached on 127.0.0.1:5432
-as ``postgres`` (``DLQ_TEST_POSTGRES_*`` to change), MariaDB on 127.0.0.1:3306 as
-``root`` (``DLQ_TEST_MYSQL_*``). Without a server its tests are skipped, except under
-``CI=true`` where that is a failure, as for Redis.
+it never touches anything else on the servers. The servers are those
+:mod:`tests.services` names; without one its tests are skipped, except under ``CI=true``
+where that is a failure, as for Redis.
 
 Each database is registered as a Django alias (``dlqtest_sqlite``, ``dlqtest_postgresql``,
 ``dlqtest_mysql``) for the whole session; every test using one starts with its dlq
@@ -37,6 +36,7 @@ from dlq.backends.database.schema import (
 )
 from dlq.core.protocols import Backend
 from dlq.core.settings import QueueSettings
+from tests.services import MYSQL, POSTGRES, unavailable
 
 __all__ = [
     "VENDORS",
@@ -51,24 +51,8 @@ Vendor = Literal["sqlite", "postgresql", "mysql"]
 VENDORS: tuple[Vendor, ...] = ("sqlite", "postgresql", "mysql")
 _TABLES = (JOB_TABLE, DEAD_TABLE, QUEUE_TABLE, SLOT_TABLE, CLAIM_TABLE, CRON_TABLE)
 
-PG = {
-    "HOST": os.environ.get("DLQ_TEST_POSTGRES_HOST", "127.0.0.1"),
-    "PORT": os.environ.get("DLQ_TEST_POSTGRES_PORT", "5432"),
-    "USER": os.environ.get("DLQ_TEST_POSTGRES_USER", "postgres"),
-    "PASSWORD": os.environ.get("DLQ_TEST_POSTGRES_PASSWORD", ""),
-}
-MY = {
-    "HOST": os.environ.get("DLQ_TEST_MYSQL_HOST", "127.0.0.1"),
-    "PORT": os.environ.get("DLQ_TEST_MYSQL_PORT", "3306"),
-    "USER": os.environ.get("DLQ_TEST_MYSQL_USER", "root"),
-    "PASSWORD": os.environ.get("DLQ_TEST_MYSQL_PASSWORD", ""),
-}
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
+PG = POSTGRES
+MY = MYSQL
 
 
 @dataclass
@@ -135,7 +119,7 @@ def _postgresql(name: str) -> tuple[dict[str, Any], Callable[[], None]]:
     try:
         import psycopg
     except ImportError:
-        _unavailable("psycopg is not installed")
+        unavailable("psycopg is not installed")
         raise
     dsn = f"host={PG['HOST']} port={PG['PORT']} user={PG['USER']} dbname=postgres"
     if PG["PASSWORD"]:
@@ -143,7 +127,7 @@ def _postgresql(name: str) -> tuple[dict[str, Any], Callable[[], None]]:
     try:
         admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        _unavailable(f"no PostgreSQL at {PG['HOST']}:{PG['PORT']}: {exc}")
+        unavailable(f"no PostgreSQL at {PG['HOST']}:{PG['PORT']}: {exc}")
         raise
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -159,7 +143,7 @@ def _mysql(name: str) -> tuple[dict[str, Any], Callable[[], None]]:
     try:
         import MySQLdb
     except ImportError:
-        _unavailable("mysqlclient is not installed")
+        unavailable("mysqlclient is not installed")
         raise
     params: dict[str, Any] = {
         "host": MY["HOST"],
@@ -172,7 +156,7 @@ def _mysql(name: str) -> tuple[dict[str, Any], Callable[[], None]]:
     try:
         admin = MySQLdb.connect(**params)
     except MySQLdb.OperationalError as exc:
-        _unavailable(f"no MySQL/MariaDB at {MY['HOST']}:{MY['PORT']}: {exc}")
+        unavailable(f"no MySQL/MariaDB at {MY['HOST']}:{MY['PORT']}: {exc}")
         raise
     try:
         admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")

@@ -1,7 +1,8 @@
 """Fixtures for tests against a real Redis; never a fake, never a flush.
 
-The shared server is the one on 127.0.0.1:6379 (``DLQ_TEST_REDIS_URL`` to change it).
-Without it the tests are skipped, except under ``CI=true`` where that is a failure. Every
+The shared server is the one :mod:`tests.services` names (127.0.0.1:6379 unless
+``DLQ_TEST_REDIS_URL`` says otherwise); without it the tests are skipped, except under
+``CI=true`` where that is a failure. Every
 test works under a key prefix of its own and deletes only those keys afterwards.
 
 Tests that stop Redis start a private server of their own (:class:`PrivateRedis`) on a
@@ -14,7 +15,6 @@ free port; the shared server is never stopped.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -33,6 +33,7 @@ from dlq.backends.redis.keys import glob_escape
 from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.protocols import Backend
 from dlq.core.settings import QueueSettings
+from tests.services import REDIS_URL, require_redis, unavailable
 
 __all__ = [
     "BACKEND_CLASSES",
@@ -50,28 +51,11 @@ __all__ = [
     "require_redis",
 ]
 
-SHARED_URL = os.environ.get("DLQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKEND_CLASSES: dict[str, type[RedisBackendBase]] = {
     "redis": RedisBackend,
     "reliable_redis": ReliableRedisBackend,
 }
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
-
-
-def require_redis() -> redis.Redis:
-    """A client of the shared server; skips (fails under CI) when none answers."""
-    client = redis.Redis.from_url(SHARED_URL, socket_timeout=5, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        _unavailable(f"no Redis server at {SHARED_URL}: {exc}")
-    return client
+SHARED_URL = REDIS_URL
 
 
 def delete_prefix(client: redis.Redis, prefix: str) -> None:
@@ -165,7 +149,7 @@ class PrivateRedis:
     def __init__(self, directory: Path, *extra: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            _unavailable("redis-server is not installed")
+            unavailable("redis-server is not installed")
         self.binary = str(binary)
         self.directory = directory
         self.port = free_port()

@@ -3,8 +3,9 @@
 Each test gets a :class:`Lab`: a unique ``REDIS_PREFIX`` (keys are deleted by prefix
 afterwards, never with FLUSHALL/FLUSHDB), a settings module of its own in ``tmp_path``,
 and every process it starts is SIGKILLed at teardown, found by a marker file they all
-hold open, so that even a worker orphaned by a bug is found. Redis on 127.0.0.1:6379
-is required under ``CI=true`` and the tests skip without it otherwise.
+hold open, so that even a worker orphaned by a bug is found. Redis (as
+:mod:`tests.services` finds it) is required under ``CI=true``; the tests skip without it
+otherwise.
 """
 
 from __future__ import annotations
@@ -23,19 +24,29 @@ from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 import redis
 
 from dlq.backends.reliable_redis import ReliableRedisBackend
+from dlq.core.protocols import Backend
 from dlq.core.settings import build_settings
 from dlq.domain.envelope import Job, JSONValue
+from tests.integration.redis_fixtures import delete_prefix
+from tests.services import REDIS_URL, require_redis
 
-__all__ = ["BACKENDS", "Lab", "RunnerProcess", "free_ports", "lab_fixture", "wait_until"]
+__all__ = [
+    "BACKENDS",
+    "Lab",
+    "ProcessLab",
+    "RunnerProcess",
+    "free_ports",
+    "lab_fixture",
+    "wait_until",
+]
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 BACKENDS = {
     "at-most-once": "dlq.backends.redis.RedisBackend",
     "reliable": "dlq.backends.reliable_redis.ReliableRedisBackend",
@@ -85,17 +96,6 @@ def free_ports(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found")
 
 
-def _connect() -> redis.Redis:
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required on {REDIS_HOST}:{REDIS_PORT} under CI=true")
-        pytest.skip(f"no Redis on {REDIS_HOST}:{REDIS_PORT}")
-    return client
-
-
 @dataclass
 class RunnerProcess:
     popen: subprocess.Popen[bytes]
@@ -139,44 +139,56 @@ class RunnerProcess:
 
 
 @dataclass
-class Lab:
-    tmp_path: Path
-    client: redis.Redis
-    prefix: str = field(default_factory=lambda: f"dlqtest-{uuid.uuid4().hex[:12]}")
-    processes: list[RunnerProcess] = field(default_factory=list)
+class ProcessLab:
+    """What every process lab shares: a directory, the processes it started, their records.
 
-    def settings(
-        self,
-        *,
-        delivery: Delivery = "reliable",
-        workers: Mapping[str, int] | None = None,
-        **extra: object,
-    ) -> str:
-        """Write a settings module for the runner; returns its name."""
-        values: dict[str, object] = {
-            "LIGHTWEIGHT_QUEUE_BACKEND": BACKENDS[delivery],
-            "LIGHTWEIGHT_QUEUE_REDIS_HOST": REDIS_HOST,
-            "LIGHTWEIGHT_QUEUE_REDIS_PORT": REDIS_PORT,
-            "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": self.prefix,
-            "LIGHTWEIGHT_QUEUE_WORKERS": dict(workers or {"default": 1}),
-        }
-        values.update({f"LIGHTWEIGHT_QUEUE_{name}": value for name, value in extra.items()})
-        name = f"runner_settings_{uuid.uuid4().hex[:8]}"
-        lines = ["from tests.settings import *  # noqa: F403", f"LOGGING = {_LOGGING!r}"]
-        lines += [f"{key} = {value!r}" for key, value in values.items()]
-        (self.tmp_path / f"{name}.py").write_text("\n".join(lines) + "\n")
+    Every process the lab starts holds ``lab.marker`` open: inherited through fork(), it
+    marks the runners' workers (and a daemon's) for :meth:`lab_pids`. An environment
+    variable would not do: setproctitle overwrites /proc/<pid>/environ. The test tasks
+    note what they did in ``<records_dir>/<name>.jsonl`` (``DLQ_TEST_RECORDS``).
+    """
+
+    tmp_path: Path
+    processes: list[RunnerProcess] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.records_dir.mkdir(exist_ok=True)
+
+    @property
+    def records_dir(self) -> Path:
+        return self.tmp_path / "records"
+
+    @property
+    def _marker(self) -> Path:
+        return self.tmp_path / "lab.marker"
+
+    def _write_settings(self, values: Mapping[str, object], *lines: str) -> str:
+        """A settings module over tests.settings with ``values`` (full names); its name."""
+        name = f"lab_settings_{uuid.uuid4().hex[:8]}"
+        text = ["from tests.settings import *  # noqa: F403", f"LOGGING = {_LOGGING!r}", *lines]
+        text += [f"{key} = {value!r}" for key, value in values.items()]
+        (self.tmp_path / f"{name}.py").write_text("\n".join(text) + "\n")
         return name
 
+    def _env(self, settings: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(self.tmp_path), str(REPO)]),
+            "DJANGO_SETTINGS_MODULE": settings,
+            "DLQ_TEST_RECORDS": str(self.records_dir),
+        }
+
     def start(self, settings: str, *args: str, command: str = "queue_runner") -> RunnerProcess:
-        log_path = self.tmp_path / f"{command}-{len(self.processes) + 1}.log"
-        # Every process of the lab holds this file open: inherited through fork(), it
-        # marks the runner's workers (and a daemon's) for lab_pids(). An environment
-        # variable would not do: setproctitle overwrites /proc/<pid>/environ.
+        return self.spawn(settings, command, *args)
+
+    def spawn(self, settings: str, *argv: str) -> RunnerProcess:
+        """``python -m django ARGV...`` in the lab, logging to a file of its own."""
+        log_path = self.tmp_path / f"{argv[0]}-{len(self.processes) + 1}.log"
         marker = os.open(self._marker, os.O_RDONLY | os.O_CREAT, 0o600)
         try:
             with log_path.open("wb") as log:
                 popen = subprocess.Popen(
-                    [sys.executable, "-m", "django", command, *args],
+                    [sys.executable, "-m", "django", *argv],
                     cwd=REPO,
                     env=self._env(settings),
                     stdin=subprocess.DEVNULL,
@@ -190,17 +202,6 @@ class Lab:
         self.processes.append(process)
         return process
 
-    @property
-    def _marker(self) -> Path:
-        return self.tmp_path / "lab.marker"
-
-    def _env(self, settings: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(self.tmp_path), str(REPO)]),
-            "DJANGO_SETTINGS_MODULE": settings,
-        }
-
     def run_command(self, settings: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "django", *args],
@@ -208,22 +209,14 @@ class Lab:
             env=self._env(settings),
             capture_output=True,
             text=True,
-            timeout=START_TIMEOUT_S,
+            timeout=START_TIMEOUT_S * 2,
             check=False,
         )
 
     # -- the queue, seen from the test -----------------------------------------------
 
-    def backend(self, max_deliveries: int = 5) -> ReliableRedisBackend:
-        settings = build_settings(
-            {
-                "LIGHTWEIGHT_QUEUE_REDIS_HOST": REDIS_HOST,
-                "LIGHTWEIGHT_QUEUE_REDIS_PORT": REDIS_PORT,
-                "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": self.prefix,
-                "LIGHTWEIGHT_QUEUE_MAX_DELIVERIES": max_deliveries,
-            }
-        )
-        return ReliableRedisBackend(settings)
+    def backend(self, max_deliveries: int = 5) -> Backend:
+        raise NotImplementedError
 
     def enqueue(
         self,
@@ -243,13 +236,15 @@ class Lab:
         )
         self.backend().enqueue(job, queue)
 
-    def records(self, name: str) -> list[dict[str, object]]:
+    def records(self, name: str) -> list[dict[str, Any]]:
         """What the test tasks noted under ``name`` (see tests/testapp/tasks.py)."""
-        raw = self.client.lrange(f"{self.prefix}:test:{name}", 0, -1)
-        return [json.loads(item) for item in raw]
+        path = self.records_dir / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
 
     def tokens(self, name: str) -> list[str]:
-        return [str(record["values"][0]) for record in self.records(name)]  # type: ignore[index]  # JSON list
+        return [str(record["values"][0]) for record in self.records(name)]
 
     # -- teardown --------------------------------------------------------------------
 
@@ -272,20 +267,56 @@ class Lab:
         return found
 
     def close(self) -> None:
+        for process in self.processes:
+            if process.popen.poll() is None:
+                process.popen.kill()
+        for pid in self.lab_pids():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for process in self.processes:
+            with suppress(subprocess.TimeoutExpired):
+                process.popen.wait(10)
+
+
+@dataclass
+class Lab(ProcessLab):
+    """Runners on the shared Redis, under a key prefix of the lab's own."""
+
+    client: redis.Redis = field(default_factory=require_redis)
+    prefix: str = field(default_factory=lambda: f"dlqtest-{uuid.uuid4().hex[:12]}")
+
+    def settings(
+        self,
+        *,
+        delivery: Delivery = "reliable",
+        workers: Mapping[str, int] | None = None,
+        **extra: object,
+    ) -> str:
+        """Write a settings module for the runner; returns its name."""
+        values: dict[str, object] = {
+            "LIGHTWEIGHT_QUEUE_BACKEND": BACKENDS[delivery],
+            "LIGHTWEIGHT_QUEUE_REDIS_URL": REDIS_URL,
+            "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": self.prefix,
+            "LIGHTWEIGHT_QUEUE_WORKERS": dict(workers or {"default": 1}),
+        }
+        values.update({f"LIGHTWEIGHT_QUEUE_{name}": value for name, value in extra.items()})
+        return self._write_settings(values)
+
+    def backend(self, max_deliveries: int = 5) -> ReliableRedisBackend:
+        settings = build_settings(
+            {
+                "LIGHTWEIGHT_QUEUE_REDIS_URL": REDIS_URL,
+                "LIGHTWEIGHT_QUEUE_REDIS_PREFIX": self.prefix,
+                "LIGHTWEIGHT_QUEUE_MAX_DELIVERIES": max_deliveries,
+            }
+        )
+        return ReliableRedisBackend(settings)
+
+    def close(self) -> None:
         try:
-            for process in self.processes:
-                if process.popen.poll() is None:
-                    process.popen.kill()
-            for pid in self.lab_pids():
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            for process in self.processes:
-                with suppress(subprocess.TimeoutExpired):
-                    process.popen.wait(10)
+            super().close()
         finally:
-            keys = list(self.client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                self.client.delete(*keys)
+            delete_prefix(self.client, self.prefix)
             self.client.close()
 
 
@@ -304,7 +335,7 @@ def lab_fixture(tmp_path: Path) -> Iterator[Lab]:
     """The body of each process-test module's ``lab`` fixture."""
     if sys.platform != "linux":
         pytest.skip("the process tests find processes through /proc")
-    lab = Lab(tmp_path, _connect())
+    lab = Lab(tmp_path)
     try:
         yield lab
     finally:

@@ -31,7 +31,7 @@ def proxy(database: TestDatabase) -> Iterator[TcpProxy]:
 
 @pytest.fixture
 def lab(tmp_path: Path, database: TestDatabase, proxy: TcpProxy) -> Iterator[DbLab]:
-    lab = DbLab(tmp_path, database, {**database.config, "PORT": str(proxy.port)})
+    lab = DbLab(tmp_path, database=database, config={**database.config, "PORT": str(proxy.port)})
     try:
         yield lab
     finally:

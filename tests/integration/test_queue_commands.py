@@ -7,7 +7,6 @@ ones against a real server); error paths and output details against the in-memor
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,6 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-import redis
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
@@ -31,6 +29,7 @@ from dlq.domain.envelope import Job, JSONValue
 from dlq.domain.outcome import Rejected, Succeeded
 from dlq.exceptions import BackendError
 from dlq.management.queues import payload_preview, printable
+from tests.services import require_redis
 
 ADD = "tests.testapp.tasks.add"
 SYNCHRONOUS = "dlq.backends.synchronous.SynchronousBackend"
@@ -596,18 +595,6 @@ BACKENDS = {
 }
 
 
-def redis_client() -> redis.Redis:
-    """A client for the test server; skips without one, fails under CI=true."""
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Redis on 127.0.0.1:6379 under CI: {exc}")
-        pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
-    return client
-
-
 @contextmanager
 def backend_named(name: str, runtime: DjangoRuntime) -> Iterator[Backend]:
     """Backend ``name`` as the commands will find it; Redis keys under a fresh prefix."""
@@ -616,7 +603,7 @@ def backend_named(name: str, runtime: DjangoRuntime) -> Iterator[Backend]:
         with override_settings(LIGHTWEIGHT_QUEUE_BACKEND=path, LIGHTWEIGHT_QUEUE_WORKERS=WORKERS):
             yield runtime.backend_for("default")
         return
-    client = redis_client()
+    client = require_redis()
     prefix = f"dlq-test-commands-{uuid.uuid4().hex}"
     try:
         with override_settings(
@@ -733,7 +720,7 @@ def test_dead_letters_on_every_backend(any_backend: Backend) -> None:
 def test_dead_letters_that_cannot_be_decoded_are_listed_and_stay(
     redis_backend: Backend, runtime: DjangoRuntime
 ) -> None:
-    client = redis_client()
+    client = require_redis()
     raw = b"\x80\x04\x95 not json \x1b[2J"
     client.lpush(Keys(runtime.settings.REDIS_PREFIX).queue("default"), raw)
     (good,) = fill(redis_backend, "default", make_job(1))

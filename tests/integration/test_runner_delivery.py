@@ -43,7 +43,7 @@ def test_a_job_whose_worker_is_killed_runs_again_with_the_reliable_backend(lab: 
     lab.enqueue("record", "after")
     runner = lab.start(settings)
     started = wait_until(lambda: lab.records("started"), what="the job to start")
-    worker_pid = int(started[0]["pid"])  # type: ignore[call-overload]  # JSON int
+    worker_pid = int(started[0]["pid"])
 
     os.kill(worker_pid, signal.SIGKILL)
 

@@ -41,9 +41,9 @@ def test_a_job_that_blocks_signals_is_killed_and_the_slot_goes_on(
     runner = lab.start(settings)
 
     started = wait_until(lambda: lab.records("started"), what="the job to start")[0]
-    pid = int(started["pid"])  # type: ignore[call-overload]  # JSON int
+    pid = int(started["pid"])
     wait_until(lambda: _gone(pid), timeout_s=PROMISED_S + 5, what="the worker to be killed")
-    killed_after_s = time.time() - float(started["at"])  # type: ignore[arg-type]  # JSON float
+    killed_after_s = time.time() - float(started["at"])
 
     assert killed_after_s <= PROMISED_S
     runner.wait_for_log(r"timed out after 1s; killing its process")
@@ -78,7 +78,7 @@ def test_the_worker_killed_for_a_timeout_is_not_left_behind(lab: Lab) -> None:
     lab.enqueue("overrun", "stuck", 60.0, timeout=TIMEOUT_S)
     runner = lab.start(settings)
     started = wait_until(lambda: lab.records("started"), what="the job to start")[0]
-    first = int(started["pid"])  # type: ignore[call-overload]  # JSON int
+    first = int(started["pid"])
 
     runner.wait_for_log(r"Restarted worker default\.1")
 

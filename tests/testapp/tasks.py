@@ -81,9 +81,9 @@ def write(name: str) -> None:
 
 # -- tasks the process tests (tests/integration/test_runner_*.py) run in real workers ----
 #
-# They write what happened to Redis under "<REDIS_PREFIX>:test:<name>" (or, with
-# DLQ_TEST_RECORDS set, to "<DLQ_TEST_RECORDS>/<name>.jsonl"), so the test (in another
-# process) can see which job ran, how often, when, and in which process.
+# They note what happened in "<DLQ_TEST_RECORDS>/<name>.jsonl" (the lab's directory: see
+# tests/integration/runner_harness.py), so the test, in another process, can see which job
+# ran, how often, when, and in which process, whatever backend the runner uses.
 
 
 def _record(name: str, *values: object) -> None:
@@ -92,26 +92,15 @@ def _record(name: str, *values: object) -> None:
     import time
 
     directory = os.environ.get("DLQ_TEST_RECORDS")
-    if directory:  # the database backend's process tests need no Redis: a file per name
-        line = json.dumps({"values": values, "pid": os.getpid(), "at": time.time()})
-        fd = os.open(f"{directory}/{name}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
-        return
-
-    import redis
-
-    from dlq.conf import queue_settings
-
-    settings = queue_settings()
-    client = redis.Redis(
-        host=settings.REDIS_HOST, port=settings.REDIS_PORT, db=settings.REDIS_DATABASE
-    )
-    entry = json.dumps({"values": values, "pid": os.getpid(), "at": time.time()})
-    client.rpush(f"{settings.REDIS_PREFIX}:test:{name}", entry)
-    client.close()
+    if not directory:
+        raise RuntimeError(f"{name}: DLQ_TEST_RECORDS names no directory to note runs in")
+    line = json.dumps({"values": values, "pid": os.getpid(), "at": time.time()})
+    # One write of a whole line with O_APPEND: lines of several processes never interleave.
+    fd = os.open(f"{directory}/{name}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 @task()
