@@ -9,7 +9,12 @@ from dlq.backends.memory import InMemoryBackend
 from dlq.conf import DjangoRuntime, get_runtime
 from tests.testapp import tasks
 
-pytest_plugins = ["dlq.testing"]
+# dlq's own test toolkit, and the fixtures of the real servers, for every test module.
+pytest_plugins = [
+    "dlq.testing",
+    "tests.integration.redis_fixtures",
+    "tests.integration.database_fixtures",
+]
 
 # Hypothesis' timing checks are wall-clock assertions: on a shared, noisy machine they fail
 # for reasons that have nothing to do with the code under test.

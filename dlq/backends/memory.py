@@ -104,8 +104,8 @@ class InMemoryBackend:
                 if job.attempts >= self._max_deliveries:
                     reason = f"timed out after {outcome.timeout_s}s on {job.attempts} deliveries"
                     self._bury(queue, job.encode(), reason, job.id)
-                else:
-                    self._queues[queue].appendleft(job.encode())
+                else:  # behind the jobs that waited while it overran, as everywhere
+                    self._queues[queue].append(job.encode())
                     self._changed.notify_all()
 
     def length(self, queue: str) -> int:

@@ -1,4 +1,4 @@
-"""The contract every queueing backend keeps. Add a backend by adding a ``backend`` param.
+"""The contract every queueing backend keeps, on every kind in ``tests/backends.py``.
 
 Capability tests run only where the backend declares the capability.
 """
@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dlq.backends.memory import InMemoryBackend
 from dlq.core.protocols import (
     Backend,
     SupportsClaim,
@@ -27,6 +26,7 @@ from dlq.core.protocols import (
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Rejected, Succeeded, TimedOut
 from dlq.worker.stop_flag import StopFlag
+from tests.backends import KINDS, MAX_DELIVERIES, BackendKind
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 QUEUE = "contract"
@@ -36,45 +36,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Iterator[Backend]]] = {}
+@pytest.fixture(params=sorted(KINDS))
+def kind(request: pytest.FixtureRequest) -> BackendKind:
+    return KINDS[request.param]
 
 
-def backend_maker(
-    name: str,
-) -> Callable[[Callable[[pytest.FixtureRequest], Iterator[Backend]]], object]:
-    def register(maker: Callable[[pytest.FixtureRequest], Iterator[Backend]]) -> object:
-        BACKENDS[name] = maker
-        return maker
-
-    return register
-
-
-@backend_maker("memory")
-def _memory(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    yield InMemoryBackend(utc_now, max_deliveries=3)
-
-
-try:
-    from tests.integration.redis_fixtures import contract_backends
-except ImportError:  # the Redis backends' fixtures are optional for this module
-    pass
-else:
-    BACKENDS.update(contract_backends())
-
-try:
-    from tests.integration.database_fixtures import (  # database_session: the makers use it
-        contract_backends as database_backends,
-    )
-    from tests.integration.database_fixtures import database_session  # noqa: F401
-except ImportError:  # the database backend's fixtures are optional for this module
-    pass
-else:
-    BACKENDS.update(database_backends())
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    yield from BACKENDS[request.param](request)
+@pytest.fixture
+def backend(kind: BackendKind, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    with kind.instance(request) as backend:
+        yield backend
 
 
 def job(number: int, path: str = "tests.testapp.tasks.add") -> Job:
@@ -178,7 +148,9 @@ def test_rejected_jobs_are_kept_as_dead_letters(backend: Backend) -> None:
     assert backend.dead_letter_count(QUEUE) == 0
 
 
-def test_a_job_that_keeps_timing_out_ends_as_a_dead_letter(backend: Backend) -> None:
+def test_a_job_that_keeps_timing_out_ends_as_a_dead_letter(
+    backend: Backend, kind: BackendKind
+) -> None:
     if not isinstance(backend, SupportsDeadLetters):
         pytest.skip("no dead letters")
     backend.enqueue(job(1), QUEUE)
@@ -188,8 +160,30 @@ def test_a_job_that_keeps_timing_out_ends_as_a_dead_letter(backend: Backend) -> 
         assert taken.attempts == deliveries
         backend.acknowledge(QUEUE, 1, taken, TimedOut(1.0))
         assert deliveries < 20, "a job that always times out must not loop forever"
+    expected = 1 if kind.delivery == "at_most_once" else MAX_DELIVERIES
+    assert deliveries == expected
     assert backend.dead_letter_count(QUEUE) == 1
     assert "timed out" in backend.dead_letters(QUEUE)[0].reason
+
+
+def test_a_timed_out_job_runs_again_after_those_waiting_or_never(
+    backend: Backend, kind: BackendKind
+) -> None:
+    # Where a timed-out job goes is part of the contract: at least once, to the back of the
+    # queue (it does not jump the jobs that waited while it overran); at most once, to the
+    # dead letters at once.
+    backend.bulk_enqueue([job(1), job(2), job(3)], QUEUE)
+    first = backend.dequeue(QUEUE, 1, 0.05)
+    assert first is not None
+    assert first.args == (1,)
+    backend.acknowledge(QUEUE, 1, first, TimedOut(1.0))
+    after = [j.args[0] for j in drain(backend)]
+    if kind.delivery == "at_most_once":
+        assert after == [2, 3]
+        assert isinstance(backend, SupportsDeadLetters)
+        assert [d.job_id for d in backend.dead_letters(QUEUE)] == [first.id]
+    else:
+        assert after == [2, 3, 1]
 
 
 def test_pause_stops_jobs_until_resumed(backend: Backend) -> None:

@@ -8,7 +8,7 @@ where that is a failure, as for Redis.
 
 Each database is registered as a Django alias (``dlqtest_sqlite``, ``dlqtest_postgresql``,
 ``dlqtest_mysql``) for the whole session; every test using one starts with its dlq
-tables emptied. ``contract_backends()`` feeds the backend contract.
+tables emptied. ``tests/backends.py`` lists the database backend on each for the shared tests.
 """
 
 from __future__ import annotations
@@ -34,17 +34,17 @@ from dlq.backends.database.schema import (
     QUEUE_TABLE,
     SLOT_TABLE,
 )
-from dlq.core.protocols import Backend
 from dlq.core.settings import QueueSettings
 from tests.services import MYSQL, POSTGRES, unavailable
 
 __all__ = [
     "VENDORS",
     "TestDatabase",
-    "contract_backends",
+    "Vendor",
     "database",
     "database_session",
     "make_database",
+    "session_database",
 ]
 
 Vendor = Literal["sqlite", "postgresql", "mysql"]
@@ -229,20 +229,6 @@ def database(
         yield _get(database_session, request.param)
 
 
-def contract_backends() -> dict[str, Callable[[pytest.FixtureRequest], Iterator[Backend]]]:
-    """Makers for ``tests/contract``: the database backend on each vendor."""
-
-    def maker(vendor: Vendor) -> Callable[[pytest.FixtureRequest], Iterator[Backend]]:
-        def make(request: pytest.FixtureRequest) -> Iterator[Backend]:
-            sessions = request.getfixturevalue("database_session")
-            blocker = request.getfixturevalue("django_db_blocker")
-            with blocker.unblock():
-                backend = _get(sessions, vendor).backend()
-                try:
-                    yield backend
-                finally:
-                    backend.close()
-
-        return make
-
-    return {f"database_{vendor}": maker(vendor) for vendor in VENDORS}
+def session_database(request: pytest.FixtureRequest, vendor: Vendor) -> TestDatabase:
+    """The run's database of ``vendor``, its dlq tables empty (call with the DB unblocked)."""
+    return _get(request.getfixturevalue("database_session"), vendor)

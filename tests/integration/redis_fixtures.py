@@ -10,7 +10,7 @@ free port; the shared server is never stopped.
 
 ``tests/conftest.py`` imports the fixtures: ``redis_client``, ``redis_prefix``,
 ``redis_settings``, ``redis_backend`` (both backends), ``at_most_once``,
-``at_least_once``, ``private_redis``. ``contract_backends()`` feeds the backend contract.
+``at_least_once``, ``private_redis``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,6 @@ from dlq.backends.redis import RedisBackend
 from dlq.backends.redis.base import RedisBackendBase
 from dlq.backends.redis.keys import glob_escape
 from dlq.backends.reliable_redis import ReliableRedisBackend
-from dlq.core.protocols import Backend
 from dlq.core.settings import QueueSettings
 from tests.services import REDIS_URL, require_redis, unavailable
 
@@ -40,7 +39,6 @@ __all__ = [
     "PrivateRedis",
     "at_least_once",
     "at_most_once",
-    "contract_backends",
     "delete_prefix",
     "make_backend",
     "private_redis",
@@ -115,26 +113,6 @@ def at_most_once(redis_settings: QueueSettings) -> Iterator[RedisBackendBase]:
 @pytest.fixture
 def at_least_once(redis_settings: QueueSettings) -> Iterator[RedisBackendBase]:
     yield from _backend("reliable_redis", redis_settings)
-
-
-def contract_backends() -> dict[str, Callable[[pytest.FixtureRequest], Iterator[Backend]]]:
-    """Makers for ``tests/contract``: each Redis backend under a fresh prefix."""
-
-    def maker(kind: str) -> Callable[[pytest.FixtureRequest], Iterator[Backend]]:
-        def make(request: pytest.FixtureRequest) -> Iterator[Backend]:
-            client = require_redis()
-            prefix = f"dlq-test-contract-{uuid.uuid4().hex[:16]}"
-            backend = make_backend(kind, prefix)
-            try:
-                yield backend
-            finally:
-                backend.close()
-                delete_prefix(client, prefix)
-                client.close()
-
-        return make
-
-    return {kind: maker(kind) for kind in BACKEND_CLASSES}
 
 
 def free_port() -> int:

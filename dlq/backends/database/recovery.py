@@ -143,7 +143,10 @@ def recover_slot(
             verdict = _judge(raw, number, max_deliveries, timed_out, logger)
             row = ids[index]
             if isinstance(verdict, Redeliver):
-                session.execute(d.requeue_held(), [verdict.payload, queue, number, row])
+                session.execute(
+                    d.requeue_held(behind_waiting=timed_out is not None),
+                    [verdict.payload, queue, number, row],
+                )
                 requeued = 1
                 logger.warning(
                     "%s was started by worker %d of %r, which stopped before finishing it;"

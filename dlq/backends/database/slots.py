@@ -378,8 +378,8 @@ class SlotWorker:
     def _write(self, session: Session, slot: Slot, op: Owed) -> None:
         d, q, n = self._d, slot.queue, slot.number
         kind, row, job_id, text = op
-        if kind == "requeue":
-            session.send(d.requeue_held(), [text, q, n, row])
+        if kind == "requeue":  # a job that timed out: after those waiting
+            session.send(d.requeue_held(behind_waiting=True), [text, q, n, row])
         elif d.vendor == "postgresql":
             session.send(d.bury_held_postgres(), [q, n, row, job_id, text])
         else:

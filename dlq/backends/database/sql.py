@@ -206,10 +206,15 @@ class Dialect:
         ids = "" if count is None else f" AND id IN ({placeholders(count)})"
         return f"UPDATE {JOB_TABLE} SET worker = NULL WHERE queue = %s AND worker = %s{ids}"
 
-    def requeue_held(self) -> str:
-        """A job to run again, with its new payload. Parameters: payload, queue, worker, id."""
+    def requeue_held(self, *, behind_waiting: bool = False) -> str:
+        """A job to run again, with its new payload. Parameters: payload, queue, worker, id.
+
+        ``behind_waiting``: after the jobs waiting now (a job that timed out does not jump
+        those that waited while it overran); otherwise it keeps its place, at the front.
+        """
+        behind = f", available_at = {self.now}" if behind_waiting else ""
         return (
-            f"UPDATE {JOB_TABLE} SET worker = NULL, payload = %s"
+            f"UPDATE {JOB_TABLE} SET worker = NULL, payload = %s{behind}"
             " WHERE queue = %s AND worker = %s AND id = %s"
         )
 
