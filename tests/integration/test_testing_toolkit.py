@@ -48,7 +48,9 @@ def test_assertions_say_what_was_there_instead(dlq_queue: InMemoryBackend) -> No
     tasks.add(1)
     with pytest.raises(AssertionError, match=r"found 0; its waiting jobs:\n  tests.testapp"):
         testing.assert_enqueued(tasks.add, 2)
-    with pytest.raises(AssertionError, match=r"expected no waiting job of tests\.testapp\.tasks\.add"):
+    with pytest.raises(
+        AssertionError, match=r"expected no waiting job of tests\.testapp\.tasks\.add"
+    ):
         testing.assert_not_enqueued(tasks.add)
 
 
