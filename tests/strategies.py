@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "aware_datetimes",
+    "json_values",
     "machine_pools",
     "positive_durations",
     "queue_names",
@@ -269,4 +270,30 @@ def queued_payloads() -> st.SearchStrategy[tuple[Literal["run", "reject", "bury"
         st.tuples(st.just("run"), runnable | upstream_payloads()),
         st.tuples(st.just("reject"), unknown | upstream_payloads("no.such.task")),
         st.tuples(st.just("bury"), malformed_payloads()),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Task arguments (dlq.core.arguments, dlq.core.argument_types)
+# ---------------------------------------------------------------------------
+
+
+from dlq.domain.envelope import JSONValue  # noqa: E402  # this section's own import
+
+
+def json_values(max_leaves: int = 8) -> st.SearchStrategy[JSONValue]:
+    """Any JSON value, as a queued payload's arguments hold them once decoded."""
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
     )
