@@ -13,11 +13,11 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import CommandError
 from django.db import connections
-from django.db.backends.signals import connection_created
 
 from dlq.conf import DjangoRuntime
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
+from dlq.management.connections import JobConnections
 from dlq.worker.config import MetricsOptions, WorkerEnvironment, WorkerOptions
 
 __all__ = [
@@ -42,36 +42,29 @@ def worker_environment(runtime: DjangoRuntime) -> WorkerEnvironment:
     """Callbacks for :mod:`dlq.worker`, with tasks, middleware and models loaded now."""
     job_runner = runtime.job_runner()  # imports every tasks.py, builds the middleware
     apps.get_models()
+    # Kept between jobs as CONN_MAX_AGE allows, checked before and after each job.
+    database = JobConnections(runtime.logger("dlq.worker"))
 
-    opened = True  # whatever the process holds before its first job is closed after it
+    def run_job(job: Job) -> Outcome:
+        database.before_job()
+        return job_runner.run(job)
 
-    def note_opened(**kwargs: object) -> None:
-        nonlocal opened
-        opened = True
-
-    connection_created.connect(note_opened, weak=False)
-
-    def close_connections(job: Job, outcome: Outcome) -> None:
-        # As upstream: Django assumes connecting is cheap; a worker holds none between jobs.
-        # Only after a job that connected: closing nothing still costs microseconds.
-        nonlocal opened
-        if opened:
-            opened = False
-            connections.close_all()
+    def after_job(job: Job, outcome: Outcome) -> None:
+        database.after_job(job)
 
     def before_fork() -> None:
-        # Nothing that talks over a socket may be shared with a child: close the database
-        # connections and drop the backends (the runner builds new ones when it next
-        # needs them; building one opens no connection until it is used).
+        # Nothing that talks over a socket may be shared with a child: close whatever
+        # holds one here (the runner builds new backends when it next needs them;
+        # building one opens no connection until it is used).
         connections.close_all()
         runtime.drop_backends()
 
     return WorkerEnvironment(
         backend_for=runtime.backend_for,
         # The runner built above, not runtime.run_job: drop_backends() forgets the runtime's.
-        run_job=job_runner.run,
+        run_job=run_job,
         logger=runtime.logger,
-        after_job=close_connections,
+        after_job=after_job,
         before_fork=before_fork,
         after_fork=runtime.drop_backends,
     )

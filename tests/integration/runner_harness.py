@@ -150,9 +150,13 @@ class Lab:
         *,
         delivery: Delivery = "reliable",
         workers: Mapping[str, int] | None = None,
+        django: Mapping[str, object] | None = None,
         **extra: object,
     ) -> str:
-        """Write a settings module for the runner; returns its name."""
+        """Write a settings module for the runner; returns its name.
+
+        ``extra`` are ``LIGHTWEIGHT_QUEUE_*`` settings without the prefix; ``django``
+        other Django settings (``DATABASES``, say), written as they are."""
         values: dict[str, object] = {
             "LIGHTWEIGHT_QUEUE_BACKEND": BACKENDS[delivery],
             "LIGHTWEIGHT_QUEUE_REDIS_HOST": REDIS_HOST,
@@ -161,6 +165,7 @@ class Lab:
             "LIGHTWEIGHT_QUEUE_WORKERS": dict(workers or {"default": 1}),
         }
         values.update({f"LIGHTWEIGHT_QUEUE_{name}": value for name, value in extra.items()})
+        values.update(django or {})
         name = f"runner_settings_{uuid.uuid4().hex[:8]}"
         lines = ["from tests.settings import *  # noqa: F403", f"LOGGING = {_LOGGING!r}"]
         lines += [f"{key} = {value!r}" for key, value in values.items()]
