@@ -22,8 +22,8 @@ class DlqConfig(AppConfig):
 
         self.runtime = DjangoRuntime()
         install_runtime(self.runtime)
-        checks.register(dlq_checks.check_settings)
-        checks.register(check_cron)
+        checks.register(dlq_checks.check_settings, dlq_checks.TAG, dlq_checks.SETTINGS_TAG)
+        checks.register(check_cron, dlq_checks.TAG, dlq_checks.CRON_TAG)
         setting_changed.connect(self._setting_changed, dispatch_uid="dlq.setting_changed")
 
     def _setting_changed(self, *, setting: str, **kwargs: Any) -> None:
