@@ -30,6 +30,9 @@ PY_DLQ="${PY_DLQ:-$PY_UPSTREAM}"
 UPSTREAM_PINS=(
     "django-lightweight-queue[redis]==4.11.0"
     "Django==4.2.30"
+    # The other reference, for the runner_drain_db_* scenarios: Dramatiq's own worker with
+    # its Redis broker on the same Redis, beside upstream (neither imports the other).
+    "dramatiq==2.2.1"
 )
 # dlq supports Django 5.2 LTS and 6.x; the LTS is pinned so that runs stay comparable.
 DLQ_PINS=(
@@ -38,6 +41,9 @@ DLQ_PINS=(
 SHARED_PINS=(
     "redis==5.3.1"
     "hiredis==3.3.0"
+    # The runner_drain_db_postgres scenarios: the database driver, and the harness's own
+    # CREATE/DROP DATABASE.
+    "psycopg[binary]==3.3.9"
 )
 
 python_version() {
@@ -89,5 +95,5 @@ fi
 for venv in "${venvs[@]}"; do
     echo "== $venv:"
     "$here/$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
-        | grep -iE '^(django|django-lightweight-queue|dlq|redis|hiredis|pydantic) ' || true
+        | grep -iE '^(django|django-lightweight-queue|dlq|dramatiq|redis|hiredis|psycopg|pydantic) ' || true
 done
