@@ -31,7 +31,7 @@ from benchkit.config import BenchConfig  # noqa: E402
 from benchkit.scenarios import INTERNAL, SCENARIOS  # noqa: E402
 from benchkit.systems import SYSTEMS  # noqa: E402
 
-_DISTRIBUTIONS = {"upstream": "django-lightweight-queue", "dlq": "dlq"}
+_DISTRIBUTIONS = {"upstream": "django-lightweight-queue", "dlq": "dlq", "dramatiq": "dramatiq"}
 
 
 def main(argv: list[str] | None = None) -> int:

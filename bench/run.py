@@ -31,7 +31,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from benchkit.scenarios import RUNNER_DRAIN_WORKERS, SCENARIOS, Metric, Scenario  # noqa: E402
 from benchkit.systems import SYSTEMS, System  # noqa: E402
 
-SYSTEM_ORDER = ("upstream", "dlq")
+SYSTEM_ORDER = ("upstream", "dlq", "dramatiq")
 # On top of a scenario's own time limit: interpreter, Django and worker start-up, clean-up.
 _OVERHEAD_S = 60.0
 _KILL_GRACE_S = 10.0
@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["BENCH_VENV_DLQ"] = str(BENCH_DIR / ".venv-aa")
         SYSTEMS["dlq"] = dataclasses.replace(SYSTEMS["dlq"], venv=BENCH_DIR / ".venv-aa")
         print("A/A run: the dlq side is upstream in .venv-aa; ratios show noise", file=sys.stderr)
-    systems = [name for name in SYSTEM_ORDER if args.only in (None, name)]
     scenarios = _chosen_scenarios(args.scenarios)
     plan = [(s, b) for s in scenarios for b in (args.backends or s.backends)]
+    # Dramatiq is measured only in the scenarios that name it.
+    wanted = {name for scenario in scenarios for name in scenario.systems}
+    systems = [name for name in SYSTEM_ORDER if args.only in (None, name) and name in wanted]
 
     report: dict[str, Any] = {
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for repeat in range(1, args.repeats + 1):
             for scenario, backend in plan:
-                for name in live:
+                for name in (name for name in live if name in scenario.systems):
                     result = _measure(SYSTEMS[name], scenario.name, backend, args)
                     result["repeat"] = repeat
                     runs.append(result)
@@ -290,6 +292,29 @@ def _print_table(
                 print(
                     f"{name} bulk_enqueue / upstream one-at-a-time enqueue: {bulk / single_up:.1f}x"
                 )
+    # Against Dramatiq, where it ran.
+    lines = []
+    for scenario, backend in plan:
+        if "dramatiq" not in systems or "dramatiq" not in scenario.systems:
+            continue
+        key = f"{scenario.name}/{backend}"
+        for metric in scenario.metrics:
+            reference = _headline(summary, key, "dramatiq", metric, stat)
+            figures = [
+                f"{name} {value / reference:.2f}x"
+                for name in ("dlq", "upstream")
+                if name in systems and reference
+                and (value := _headline(summary, key, name, metric, stat)) is not None
+            ]
+            if reference:
+                lines.append(
+                    f"{key:<36} dramatiq {_fmt(reference, metric.unit, summary, key, 'dramatiq', systems)}"
+                    f" {_spread(summary, key, 'dramatiq', metric.key):>5}; ÷ dramatiq: "
+                    + ", ".join(figures)
+                )
+    if lines:
+        print("\nagainst Dramatiq (one process, one thread, prefetch 64):")
+        print("\n".join(lines))
     # Scaling through the runner: 2 workers against 1 (and 4 against 1), per system.
     lines = []
     for backend in ("redis", "reliable"):
@@ -308,7 +333,7 @@ def _print_table(
         print()
         print("\n".join(lines))
     for key, entry in summary.items():
-        for name in systems:
+        for name in entry:
             for error in entry[name]["errors"]:
                 print(f"{name} {key} failed: {error}")
     for name, problem in failed.items():

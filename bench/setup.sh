@@ -32,6 +32,9 @@ PY_DLQ="${PY_DLQ:-$PY_UPSTREAM}"
 UPSTREAM_PINS=(
     "django-lightweight-queue[redis]==4.11.0"
     "Django==4.2.30"
+    # The other reference, for the runner_drain_db_* scenarios: Dramatiq's own worker with
+    # its Redis broker on the same Redis, beside upstream (neither imports the other).
+    "dramatiq==2.2.1"
 )
 # dlq supports Django 5.2 LTS and 6.x; the LTS is pinned so that runs stay comparable.
 DLQ_PINS=(
@@ -40,6 +43,9 @@ DLQ_PINS=(
 SHARED_PINS=(
     "redis==5.3.1"
     "hiredis==3.3.0"
+    # The runner_drain_db_postgres scenarios: the database driver, and the harness's own
+    # CREATE/DROP DATABASE.
+    "psycopg[binary]==3.3.9"
 )
 # The database benchmarks (bench/db_run.py): django-tasks-db as released (its `compat` extra
 # brings the django-tasks backport it needs on Django 5.2), against the same Django and
@@ -106,5 +112,5 @@ fi
 for venv in "${venvs[@]}"; do
     echo "== $venv:"
     "$here/$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
-        | grep -iE '^(django|django-lightweight-queue|django-tasks|django-tasks-db|dlq|psycopg|redis|hiredis|pydantic) ' || true
+        | grep -iE '^(django|django-lightweight-queue|django-tasks|django-tasks-db|dlq|dramatiq|psycopg|redis|hiredis|pydantic) ' || true
 done

@@ -26,9 +26,11 @@ class DlqConfig(AppConfig):
 
         self.runtime = DjangoRuntime()
         install_runtime(self.runtime)
-        checks.register(dlq_checks.check_settings)
-        checks.register(dlq_checks.check_cron)
-        checks.register(check_database_backend)
+        checks.register(dlq_checks.check_settings, dlq_checks.TAG, dlq_checks.SETTINGS_TAG)
+        checks.register(dlq_checks.check_cron, dlq_checks.TAG, dlq_checks.CRON_TAG)
+        # Workers run these too: a database that is not migrated stops them with the command
+        # to run, not with an error at their first job.
+        checks.register(check_database_backend, dlq_checks.TAG, dlq_checks.SETTINGS_TAG)
         setting_changed.connect(self._setting_changed, dispatch_uid="dlq.setting_changed")
 
     def _setting_changed(self, *, setting: str, **kwargs: Any) -> None:

@@ -26,7 +26,15 @@ from dlq.core.settings import PREFIX, QueueSettings
 from dlq.cron_jobs import load_cron_configuration
 from dlq.exceptions import ConfigurationError, Problem
 
-__all__ = ["check_cron", "check_settings"]
+__all__ = ["CRON_TAG", "SETTINGS_TAG", "TAG", "check_cron", "check_settings"]
+
+#: Every dlq check carries this tag (``manage.py check --tag dlq``) and one of the two
+#: below, so that a command can run the checks of what it uses and no others.
+TAG = "dlq"
+#: Settings, backends, middleware, the logger factory (this module).
+SETTINGS_TAG = "dlq_settings"
+#: The cron configuration (:func:`check_cron`).
+CRON_TAG = "dlq_cron"
 
 _BACKEND_METHODS = ("enqueue", "bulk_enqueue", "dequeue", "length")
 

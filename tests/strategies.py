@@ -14,6 +14,7 @@ from dlq.domain.cron.entry import CronEntry, parse_cron_config
 
 __all__ = [
     "aware_datetimes",
+    "json_values",
     "machine_pools",
     "positive_durations",
     "queue_names",
@@ -331,3 +332,29 @@ def line_steps(max_size: int = 25) -> st.SearchStrategy[list[LineStep]]:
         st.none() | st.none() | st.integers(1, 120),
     )
     return st.lists(step, max_size=max_size)
+
+
+# ---------------------------------------------------------------------------
+# Task arguments (dlq.core.arguments, dlq.core.argument_types)
+# ---------------------------------------------------------------------------
+
+
+from dlq.domain.envelope import JSONValue  # noqa: E402  # this section's own import
+
+
+def json_values(max_leaves: int = 8) -> st.SearchStrategy[JSONValue]:
+    """Any JSON value, as a queued payload's arguments hold them once decoded."""
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )

@@ -12,20 +12,35 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["QUEUE", "WORKERS_ENV", "BenchConfig"]
+__all__ = [
+    "ATOMIC_ENV",
+    "CONN_MAX_AGE_ENV",
+    "DATABASE_ENV",
+    "DATABASE_NAME_ENV",
+    "QUEUE",
+    "WORKERS_ENV",
+    "BenchConfig",
+]
 
 # The one queue every scenario uses; a worker is started as `queue_worker bench 1`.
 QUEUE = "bench"
 # LIGHTWEIGHT_QUEUE_WORKERS = {QUEUE: N} in both projects' settings: N comes from this
 # environment variable (default 1), so a runner scenario can ask for N workers.
 WORKERS_ENV = "BENCH_WORKERS"
+# The database scenarios (benchkit/scenarios/database.py) set these for the runner:
+# LIGHTWEIGHT_QUEUE_ATOMIC_JOBS ("1": on), the database ("sqlite" or "postgres"), the
+# PostgreSQL database's name, and CONN_MAX_AGE (seconds, or "none").
+ATOMIC_ENV = "BENCH_ATOMIC"
+DATABASE_ENV = "BENCH_DATABASE"
+DATABASE_NAME_ENV = "BENCH_DATABASE_NAME"
+CONN_MAX_AGE_ENV = "BENCH_CONN_MAX_AGE"
 
 _DEFAULT_DB = 13
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    system: str  # "upstream" or "dlq"
+    system: str  # "upstream", "dlq" or "dramatiq"
     backend: str  # "redis" (at-most-once) or "reliable" (at-least-once)
     redis_host: str = "127.0.0.1"
     redis_port: int = 6379
@@ -69,6 +84,11 @@ class BenchConfig:
     def count_file(self) -> Path:
         """`noop_count` appends one byte per job here: the file's size is the job count."""
         return Path(tempfile.gettempdir()) / f"{self.prefix}.count"
+
+    @property
+    def sqlite_file(self) -> Path:
+        """The SQLite database of the database scenarios."""
+        return Path(tempfile.gettempdir()) / f"{self.prefix}.sqlite3"
 
     @property
     def marks_key(self) -> str:

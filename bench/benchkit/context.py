@@ -95,10 +95,13 @@ class Context:
             yield spawned
 
     @contextmanager
-    def runner(self, *extra: str, workers: int = 1) -> Iterator[Spawned]:
-        """`manage.py queue_runner *extra` with LIGHTWEIGHT_QUEUE_WORKERS = {QUEUE: workers}."""
+    def runner(
+        self, *extra: str, workers: int = 1, env: dict[str, str] | None = None
+    ) -> Iterator[Spawned]:
+        """`manage.py queue_runner *extra` with LIGHTWEIGHT_QUEUE_WORKERS = {QUEUE: workers}
+        (or the system's own worker pool), with `env` added to its environment."""
         argv = self.system.runner_argv(*extra)
-        env = {WORKERS_ENV: str(workers)}
+        env = {**self.system.runner_env, **(env or {}), WORKERS_ENV: str(workers)}
         with running(self.system, self.config, argv, self.log_path("runner"), env) as spawned:
             yield spawned
 

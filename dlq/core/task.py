@@ -70,7 +70,11 @@ class Task(Generic[P, R]):
 
     def using(self, **options: Unpack[TaskOptions]) -> Task[P, R]:
         """A copy with other options for the calls made through it."""
-        return dataclasses.replace(self, **options)
+        copy = dataclasses.replace(self, **options)
+        # The same function: the copy shares the codec, so the checks built for its
+        # parameters are not built again for every call made through ``using``.
+        copy.__dict__["codec"] = self.codec
+        return copy
 
     def bulk_enqueue(
         self, batch_size: int = 1000, queue_override: str | None = None

@@ -96,6 +96,9 @@ class Supervisor:
             for state in self._slots:
                 state.lease = leases.get(state.slot)
             self._start_metrics()
+            # The first workers start now, not after the loop's first wait (a tick, 0.1 s,
+            # of every start-up).
+            self._start_due(self._clock())
             while not (self._stopping and not self._children()):
                 self._tick()
             self._logger.info("All worker processes have exited")

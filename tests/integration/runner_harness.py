@@ -290,9 +290,13 @@ class Lab(ProcessLab):
         *,
         delivery: Delivery = "reliable",
         workers: Mapping[str, int] | None = None,
+        django: Mapping[str, object] | None = None,
         **extra: object,
     ) -> str:
-        """Write a settings module for the runner; returns its name."""
+        """Write a settings module for the runner; returns its name.
+
+        ``extra`` are ``LIGHTWEIGHT_QUEUE_*`` settings without the prefix; ``django``
+        other Django settings (``DATABASES``, say), written as they are."""
         values: dict[str, object] = {
             "LIGHTWEIGHT_QUEUE_BACKEND": BACKENDS[delivery],
             "LIGHTWEIGHT_QUEUE_REDIS_URL": REDIS_URL,
@@ -300,6 +304,7 @@ class Lab(ProcessLab):
             "LIGHTWEIGHT_QUEUE_WORKERS": dict(workers or {"default": 1}),
         }
         values.update({f"LIGHTWEIGHT_QUEUE_{name}": value for name, value in extra.items()})
+        values.update(django or {})
         return self._write_settings(values)
 
     def backend(self, max_deliveries: int = 5) -> ReliableRedisBackend:

@@ -54,6 +54,8 @@ def test_using_changes_options_for_that_call_only(memory: InMemoryBackend) -> No
     assert urgent is not None
     assert (urgent.timeout, urgent.sigkill_on_stop) == (5, True)
     assert memory.length("default") == 1
+    # The copy checks arguments with the checks already built for the task.
+    assert tasks.add.using(queue="urgent").codec is tasks.add.codec
 
 
 def test_upstream_call_time_keywords_are_honoured(memory: InMemoryBackend) -> None:
@@ -162,6 +164,33 @@ def test_queued_arguments_that_do_not_fit_are_rejected(memory: InMemoryBackend) 
     (outcome,) = memory.run_queued("default")
     assert isinstance(outcome, Rejected)
     assert "too many positional arguments" in outcome.reason
+
+
+def test_queued_arguments_of_the_wrong_type_are_dead_letters_not_runs(
+    memory: InMemoryBackend,
+) -> None:
+    # From an older deploy, an upstream enqueuer or a hand: "abc" for an int parameter.
+    memory._queues["default"].append(
+        b'{"path": "tests.testapp.tasks.add", "args": ["abc"], "kwargs": {"b": 2}}'
+    )
+    (outcome,) = memory.run_queued("default")
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == (
+        "tests.testapp.tasks.add: queued argument 'a' = 'abc' does not fit its annotation int"
+    )
+    assert tasks.CALLS == []  # the task never ran
+    (dead,) = memory.dead_letters("default")
+    assert dead.reason == outcome.reason
+
+
+def test_upstreams_untyped_tasks_take_whatever_was_queued(memory: InMemoryBackend) -> None:
+    memory._queues["other"].append(
+        b'{"path": "tests.testapp.tasks.untyped", "args": ["abc", {"any": [1.5, null]}],'
+        b' "kwargs": {}}'
+    )
+    (outcome,) = memory.run_queued("other")
+    assert isinstance(outcome, Succeeded)
+    assert tasks.CALLS == [("untyped", ("abc", {"any": [1.5, None]}))]
 
 
 def test_failure_is_an_outcome_not_an_exception(memory: InMemoryBackend) -> None:

@@ -165,3 +165,71 @@ def enqueue_follow_up(token: str) -> None:
     that writes to the job database while other workers do."""
     _record("runs", token)
     record(token + "+")
+
+
+# -- tasks of tests/integration/test_worker_connections.py: what a job sees of the database --
+
+
+def _connection_identity() -> str:
+    """Which database connection this is: the server process on PostgreSQL; on SQLite, a
+    token kept in a temporary table, which lives exactly as long as its connection."""
+    import uuid
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_backend_pid()")
+            return str(cursor.fetchone()[0])
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS dlq_connection (token TEXT)")
+        cursor.execute("SELECT token FROM dlq_connection")
+        row = cursor.fetchone()
+        if row is not None:
+            return str(row[0])
+        token = uuid.uuid4().hex
+        cursor.execute("INSERT INTO dlq_connection (token) VALUES (%s)", [token])
+        return token
+
+
+@task()
+def record_connection(token: str) -> None:
+    """Notes, under 'connections', which connection served it, whether it was inside a
+    transaction, and how many uncommitted 'leaked' records it could see."""
+    from django.db import connection
+
+    identity = _connection_identity()
+    leaked = Record.objects.filter(name="leaked").count()
+    _record("connections", token, identity, connection.in_atomic_block, leaked)
+
+
+@task(atomic=False)
+def leave_transaction_open(token: str, how: str) -> None:
+    """Writes a 'leaked' record in a transaction it never ends, then returns.
+
+    ``how``: "autocommit" (set_autocommit(False)), "atomic" (enters atomic() and never
+    leaves it) or "begin" (a raw BEGIN Django knows nothing of).
+    """
+    from django.db import connection, transaction
+
+    identity = _connection_identity()
+    if how == "autocommit":
+        transaction.set_autocommit(False)
+    elif how == "atomic":
+        transaction.atomic().__enter__()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+    Record.objects.create(name="leaked")
+    _record("connections", token, identity, True, 0)
+
+
+@task(atomic=False)
+def break_connection(token: str) -> None:
+    """Ends its own database session from the server side (PostgreSQL), so that the
+    connection the worker holds is dead, and fails on it as a real outage would."""
+    from django.db import connection
+
+    identity = _connection_identity()
+    _record("connections", token, identity, False, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")

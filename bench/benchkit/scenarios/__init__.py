@@ -28,6 +28,8 @@ class Scenario:
     backends: tuple[str, ...]  # which backends run.py runs it with, by default
     metrics: tuple[Metric, ...]  # the figures run.py tabulates and compares
     defaults: dict[str, float]  # default --jobs / --samples / --time-limit-s
+    # The systems that run it (benchkit.systems); Dramatiq only where it is a reference.
+    systems: tuple[str, ...] = ("upstream", "dlq")
 
 
 _RATE = Metric("jobs_per_s", "jobs/s", higher_is_better=True)
@@ -127,6 +129,24 @@ SCENARIOS: dict[str, Scenario] = {
                 defaults={"jobs": 20000, "time_limit_s": 150},
             )
             for n in RUNNER_DRAIN_WORKERS
+        ),
+        *(
+            Scenario(
+                name=f"runner_drain_db_{database}_{kept}",
+                entry=f"benchkit.scenarios.database:{database}_{kept}",
+                summary=f"runner_drain_1w with every job atomic, the database on {database}"
+                f" and CONN_MAX_AGE={'None' if kept == 'kept' else '0'}; Dramatiq"
+                " (one process, one thread, prefetch 64, no database) for reference",
+                backends=("redis", "reliable"),
+                metrics=(_RATE,),
+                # A connection per job costs milliseconds on PostgreSQL: fewer jobs then.
+                defaults={"jobs": 20000 if kept == "kept" else 3000, "time_limit_s": 150},
+                # Not upstream: it opens a connection per job whatever CONN_MAX_AGE says
+                # (100 jobs/s on PostgreSQL here), so 20,000 jobs outlast any time limit.
+                systems=("dlq", "dramatiq"),
+            )
+            for database in ("sqlite", "postgres")
+            for kept in ("kept", "per_job")
         ),
         Scenario(
             name="runner_memory",

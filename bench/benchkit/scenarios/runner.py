@@ -101,7 +101,7 @@ def restart(ctx: Context) -> dict[str, object]:
 # -- drain through the runner ------------------------------------------------------------
 
 
-def drain(ctx: Context, workers: int) -> dict[str, object]:
+def drain(ctx: Context, workers: int, env: dict[str, str] | None = None) -> dict[str, object]:
     """Rate of a runner with `workers` workers over N pre-filled no-op jobs.
 
     The queue holds mark("start"), N noop_count() and mark("end"), in that order, before the
@@ -110,14 +110,15 @@ def drain(ctx: Context, workers: int) -> dict[str, object]:
     it has run at most `workers - 1` jobs are still running; the harness then polls the
     counter until it reaches N, and takes the later of that moment and the end marker's
     stamp. Runner and worker start-up is excluded from the rate (`startup_s`); every worker
-    recycle or restart during the drain is inside it.
+    recycle or restart during the drain is inside it. `env` goes to the runner (the
+    database scenarios' settings, say).
     """
     assert ctx.tasks is not None
     ctx.clean()
     try:
         _prefill(ctx, ctx.jobs)
         deadline = ctx.deadline()
-        with ctx.runner("--only-queue", QUEUE, workers=workers) as runner:
+        with ctx.runner("--only-queue", QUEUE, workers=workers, env=env) as runner:
             started_s = ctx.wait_for_stamp(ctx.config.marks_key, "start", deadline, runner)
             end_stamp_s = ctx.wait_for_stamp(ctx.config.marks_key, "end", deadline, runner)
             ended_s = end_stamp_s

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from dlq.checks import CRON_TAG
 from dlq.conf import DjangoRuntime
 from dlq.cron_jobs import build_cron_runtime
 from dlq.domain.allocation import (
@@ -25,7 +26,9 @@ from dlq.domain.allocation import (
 from dlq.exceptions import ConfigurationError, DLQError
 from dlq.management.options import add_config_argument, configured_runtime
 from dlq.management.workers import (
+    WORKER_CHECKS,
     add_touchfile_argument,
+    freeze_loaded_objects,
     metrics_options,
     worker_environment,
     worker_options,
@@ -40,6 +43,7 @@ class Command(BaseCommand):
         "Run this machine's worker processes (machine N of a pool of M, or an exact"
         " configuration) until SIGTERM or SIGINT, then stop them gracefully."
     )
+    requires_system_checks = [*WORKER_CHECKS, CRON_TAG]
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
@@ -110,6 +114,7 @@ class Command(BaseCommand):
 
         slots = self.slots(runtime, exact, machine, of, only_queue, cron_queues)
         env = worker_environment(runtime)
+        freeze_loaded_objects()
         supervisor_options = SupervisorOptions(
             slots=slots,
             worker=worker_options(runtime, options),

@@ -17,13 +17,20 @@ from django.core.management.base import BaseCommand, CommandError
 from dlq.domain.allocation import WorkerSlot
 from dlq.exceptions import DLQError
 from dlq.management.options import add_config_argument, configured_runtime
-from dlq.management.workers import add_touchfile_argument, worker_environment, worker_options
+from dlq.management.workers import (
+    WORKER_CHECKS,
+    add_touchfile_argument,
+    freeze_loaded_objects,
+    worker_environment,
+    worker_options,
+)
 from dlq.worker.config import SupervisorOptions
 from dlq.worker.supervisor import Supervisor
 
 
 class Command(BaseCommand):
     help = "Run worker NUMBER of QUEUE until SIGTERM or SIGINT (then finish the job in hand)."
+    requires_system_checks = WORKER_CHECKS
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("queue", help="the queue to take jobs from")
@@ -64,8 +71,10 @@ class Command(BaseCommand):
             worker=worker,
             shutdown_deadline_s=runtime.settings.SHUTDOWN_DEADLINE_S,
         )
+        env = worker_environment(runtime)
+        freeze_loaded_objects()
         try:
-            status = Supervisor(supervisor_options, worker_environment(runtime)).run()
+            status = Supervisor(supervisor_options, env).run()
         except DLQError as exc:  # a backend that cannot start up, say
             raise CommandError(f"the worker stopped: {exc}") from exc
         if status:
