@@ -201,6 +201,11 @@ def test_the_runner_settles_a_timed_out_job_of_its_killed_worker(database: TestD
         runner.acknowledge(QUEUE, 1, taken, TimedOut(1.0))
         assert runner.in_progress(QUEUE) == {}
         assert runner.length(QUEUE) == 2  # queued again, and the unstarted one given back
+        # The unstarted one runs first: a timed-out job goes behind the jobs waiting.
+        following = runner.dequeue(QUEUE, 1, 1.0)
+        assert following is not None
+        assert following.args == (2,)
+        runner.acknowledge(QUEUE, 1, following, Succeeded(None, 0.0))
         again = runner.dequeue(QUEUE, 1, 1.0)
         assert again is not None
         assert (again.id, again.attempts) == (taken.id, 2)

@@ -51,7 +51,9 @@ def test_a_deferred_command_leaves_with_the_next_one(
     key = f"{redis_prefix}:deferred"
     line.defer("RPUSH", key, "first")
     assert redis_client.llen(key) == 0  # not even written yet
-    line.send("RPUSH", key, "second")
+    # A call waits for its reply, so the server has run both when it returns (a send
+    # would not wait, and another connection could look before the server had).
+    assert line.call("RPUSH", key, "second") == 2
     assert redis_client.lrange(key, 0, -1) == [b"first", b"second"]
     line.defer("RPUSH", key, "third")
     line.read_owed()  # reading owed replies writes what waits first

@@ -89,10 +89,7 @@ def _served(lab: Lab, count: int) -> list[tuple[str, str, bool, int, int]]:
     """(token, connection, inside a transaction, leaked records seen, worker pid) of the
     first ``count`` jobs, once that many have run."""
     wait_until(lambda: len(lab.records("connections")) >= count, what=f"{count} jobs to run")
-    return [
-        (*record["values"], record["pid"])
-        for record in lab.records("connections")[:count]
-    ]
+    return [(*record["values"], record["pid"]) for record in lab.records("connections")[:count]]
 
 
 def _stop(runner: RunnerProcess) -> str:
