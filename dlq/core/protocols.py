@@ -183,7 +183,7 @@ class SupportsRelease(Protocol):
     """
 
     def release(self, queue: str, worker_number: int) -> int:
-        """Give back, to the head of the queue and in order, the jobs this process took for
+        """Give back, to the front of the queue (they run next) and in order, the jobs this process took for
         the slot but has not started; returns how many."""
 
     def close(self) -> None:

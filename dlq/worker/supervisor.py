@@ -235,10 +235,12 @@ class Supervisor:
             if now < deadline or child.kill_reason is not None:
                 continue
             self._logger.error(
-                "Job %s on worker %s timed out after %ss; killing its process (pid %d)",
+                "Job %s on worker %s timed out after %ss (it ran %.2fs); killing its process"
+                " (pid %d)",
                 child.job,
                 state.slot,
                 child.job.timeout_s,
+                now - child.job.started_at,
                 child.pid,
             )
             child.kill("timeout", now)
@@ -286,7 +288,7 @@ class Supervisor:
                     state.slot,
                 )
             else:
-                # Before the slot restarts, so that its next worker finds the job settled.
+                # Before the slot restarts, so that its next worker finds the job dealt with.
                 self._acknowledge(state, payload, TimedOut(float(started.timeout_s or 0)))
         elif verdict == "stopped":
             if started is not None:

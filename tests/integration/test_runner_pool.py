@@ -116,7 +116,7 @@ def test_queue_worker_runs_one_supervised_slot(lab: Lab) -> None:
     worker = lab.start(settings, "default", "2", command="queue_worker")
 
     worker.wait_for_log(r"Started worker default\.2 \(pid")
-    worker.wait_for_log(r"timed out after 1s; killing its process")
+    worker.wait_for_log(r"timed out after 1s \(it ran [\d.]+s\); killing its process")
     wait_until(lambda: lab.tokens("runs") == ["next"], what="the next job")
     assert "default.1" not in worker.log()
     _stop(worker)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,11 +42,13 @@ def test_a_job_that_blocks_signals_is_killed_and_the_slot_goes_on(
 
     started = wait_until(lambda: lab.records("started"), what="the job to start")[0]
     pid = int(started["pid"])
-    wait_until(lambda: _gone(pid), timeout_s=PROMISED_S + 5, what="the worker to be killed")
-    killed_after_s = time.time() - float(started["at"])
+    wait_until(lambda: _gone(pid), what="the worker to be killed")
 
-    assert killed_after_s <= PROMISED_S
-    runner.wait_for_log(r"timed out after 1s; killing its process")
+    # How long the job had run when the runner killed it, as the runner measured it (the
+    # worker's start time on the job board, the runner's clock at the kill): no stopwatch
+    # in the test, whose own scheduling on a loaded machine says nothing of the runner's.
+    killed = runner.wait_for_log(r"timed out after 1s \(it ran ([\d.]+)s\); killing its process")
+    assert TIMEOUT_S <= float(killed.group(1)) <= PROMISED_S
     wait_until(lambda: lab.tokens("runs") == ["next"], what="the slot to run the next job")
     if delivery == "reliable":
         # The kill counted as a delivery that did not finish; the job runs again.
@@ -68,7 +70,7 @@ def test_a_job_that_always_overruns_ends_as_a_dead_letter(lab: Lab) -> None:
     assert backend.length("default") == 0
     (letter,) = backend.dead_letters("default")
     assert "timed out" in letter.reason
-    assert runner.log().count("timed out after 1s; killing its process") == 2
+    assert len(re.findall(r"timed out after 1s \(it ran [\d.]+s\); killing", runner.log())) == 2
     runner.send(signal.SIGTERM)
     assert runner.wait() == 0
 

@@ -74,7 +74,7 @@ class Session(Protocol):
         """Run it, without waiting for its reply where the driver allows (PostgreSQL):
         the statement has left the process when this returns."""
 
-    def settle(self) -> None:
+    def read_owed(self) -> None:
         """Read the replies :meth:`send` did not wait for; log the refusals."""
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -83,7 +83,7 @@ class MysqlSession:
     def send(self, sql: str, params: Sequence[object] = ()) -> None:
         self.execute(sql, params)
 
-    def settle(self) -> None:
+    def read_owed(self) -> None:
         pass
 
     @contextmanager

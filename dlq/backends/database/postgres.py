@@ -149,7 +149,7 @@ class PostgresSession:
                 result = got
         return result
 
-    def settle(self) -> None:
+    def read_owed(self) -> None:
         while self._owed:
             self._read_one()
 
@@ -241,7 +241,7 @@ class PostgresSession:
             raise SessionLost(f"lost the connection to the {self._label}: {exc}") from exc
 
     def wait_for_jobs(self, stop: StopSignal | None, timeout_s: float) -> None:
-        self.settle()
+        self.read_owed()
         deadline = time.monotonic() + max(0.0, timeout_s)
         fds = [self._pg.socket] + ([stop.fileno()] if stop is not None else [])
         try:

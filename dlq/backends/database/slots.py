@@ -215,7 +215,7 @@ class SlotWorker:
     def _pay_owed(self, session: Session, slot: Slot) -> None:
         while slot.owed:
             self._write(session, slot, slot.owed[0])
-            session.settle()
+            session.read_owed()
             slot.owed.pop(0)
 
     def _want(self, slot: Slot) -> int:
@@ -287,7 +287,7 @@ class SlotWorker:
                 self._log.warning(
                     "dead-lettered an undecodable payload of queue %r: %s", slot.queue, exc.reason
                 )
-                self._settle(
+                self._write_or_owe(
                     session, slot, ("bury", row_id, None, f"undecodable payload: {exc.reason}")
                 )
                 continue
@@ -360,13 +360,13 @@ class SlotWorker:
             return
         try:
             with self._holder.using() as session:
-                self._settle(session, slot, op)
+                self._write_or_owe(session, slot, op)
         except (SessionLost, Contended) as exc:
             slot.owed.append(op)
             if isinstance(exc, SessionLost):
                 self._lost(exc)
 
-    def _settle(self, session: Session, slot: Slot, op: Owed) -> None:
+    def _write_or_owe(self, session: Session, slot: Slot, op: Owed) -> None:
         try:
             self._write(session, slot, op)
         except (SessionLost, Contended):
@@ -403,7 +403,7 @@ class SlotWorker:
                         d.delete_held(len(slot.finished)), [slot.queue, slot.number, *slot.finished]
                     )
                     slot.finished = []
-            session.settle()
+            session.read_owed()
         except (SessionLost, Contended) as exc:
             self._log.debug("could not flush: %s", exc)
         finally:

@@ -92,7 +92,7 @@ class SqliteSession:
     def send(self, sql: str, params: Sequence[object] = ()) -> None:
         self._run(sql, params)
 
-    def settle(self) -> None:
+    def read_owed(self) -> None:
         pass
 
     @contextmanager

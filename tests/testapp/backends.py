@@ -1,0 +1,40 @@
+"""Backends the process tests configure by path: real backends, tuned to make a point."""
+
+from __future__ import annotations
+
+import logging
+
+from dlq.backends.redis import Tuning
+from dlq.backends.reliable_redis import ReliableRedisBackend
+from dlq.core.clock import utc_now
+from dlq.core.protocols import Clock, StopSignal
+from dlq.core.settings import QueueSettings
+from dlq.domain.envelope import Job
+
+#: Far longer than any test waits for a worker to leave.
+PATIENCE_S = 600.0
+
+
+class PatientRedisBackend(ReliableRedisBackend):
+    """Waits up to ten minutes for a job, whatever timeout a worker asks for.
+
+    An idle worker on it leaves its wait early only because it was asked to stop (the
+    stop signal its dequeue watches), so a test can tell "exits at once" from "exits when
+    its wait runs out" with a generous bound instead of a stopwatch.
+    """
+
+    def __init__(
+        self,
+        settings: QueueSettings,
+        *,
+        clock: Clock = utc_now,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        super().__init__(
+            settings, clock=clock, logger=logger, tuning=Tuning(block_cap_s=PATIENCE_S)
+        )
+
+    def dequeue(
+        self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
+    ) -> Job | None:
+        return super().dequeue(queue, worker_number, PATIENCE_S, stop=stop)
