@@ -8,14 +8,23 @@ straight to the shared server, never through the proxy, so the records are whole
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.runner_harness import Lab, RunnerProcess, lab_fixture, wait_until
+from tests.integration.runner_harness import (
+    Lab,
+    RunnerProcess,
+    free_ports,
+    lab_fixture,
+    wait_until,
+)
 from tests.integration.tcp_proxy import *  # noqa: F403  # registers the proxy fixtures
 from tests.integration.tcp_proxy import FreezingProxy
 
@@ -40,6 +49,11 @@ def _gone(pid: int) -> bool:
     except OSError:
         return True
     return state in {"Z", "X"}
+
+
+def _scrape(port: int) -> None:
+    with contextlib.suppress(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60).close()
 
 
 def _lease_key(lab: Lab) -> str:
@@ -108,17 +122,25 @@ def test_a_partitioned_runner_kills_its_worker_before_another_runner_takes_the_s
 def test_a_job_times_out_on_time_while_redis_is_unreachable(
     lab: Lab, freezing_proxy: FreezingProxy
 ) -> None:
-    runner = lab.start(lab.settings(REDIS_URL=freezing_proxy.url))
+    port = free_ports(2)
+    settings = lab.settings(
+        REDIS_URL=freezing_proxy.url, ENABLE_PROMETHEUS=True, PROMETHEUS_START_PORT=port
+    )
+    runner = lab.start(settings)
     runner.wait_for_log(r"Started worker default\.1")
     lab.enqueue("overrun", "stuck", 60.0, timeout=TIMEOUT_S)
     started = wait_until(lambda: lab.records("started"), what="the job to start")[0]
     freezing_proxy.freeze()
+    # A scrape makes the runner read the queue's length from Redis now, while the job runs
+    # (a lease renewal may or may not fall in the job's second; the scrape surely does).
+    threading.Thread(target=_scrape, args=(port,), daemon=True).start()
 
     wait_until(lambda: _gone(_pid(started)), timeout_s=PROMISED_S + 5, what="the kill")
     killed_after_s = time.time() - _at(started)
 
     assert killed_after_s <= PROMISED_S
     runner.wait_for_log(r"timed out after 1s; killing its process")
+    runner.wait_for_log(r"Cannot read the length of queue default for metrics")
     freezing_proxy.thaw()
     # The runner carries on: the killed delivery counts, and the job runs again.
     wait_until(lambda: len(lab.records("started")) >= 2, what="a second delivery")
