@@ -67,3 +67,19 @@ ensure_redis() {
   echo "redis-server did not answer on 127.0.0.1:6379; see /tmp/dlq-redis.log" >&2
   return 1
 }
+
+# ensure_sentinel: redis-sentinel is installed afterwards (the Sentinel tests start their own
+# sentinels on free ports), or we say why not; without it those tests fall back to
+# "redis-server --sentinel", the same program
+ensure_sentinel() {
+  command -v redis-sentinel >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing redis-sentinel" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-sentinel; } >&2 \
+      || echo "could not install redis-sentinel; the Sentinel tests use redis-server --sentinel" >&2
+  else
+    echo "redis-sentinel is not installed; the Sentinel tests use redis-server --sentinel:" >&2
+    echo "  sudo apt-get install redis-sentinel   (or: brew install redis)" >&2
+  fi
+  return 0
+}

@@ -67,10 +67,11 @@ class SentinelURL:
 
 def check_redis_url(url: str) -> None:
     """Raise ValueError (naming what is wrong, never a secret) unless dlq can use ``url``."""
+    if url.partition("://")[0] in SENTINEL_SCHEMES:
+        parse_sentinel_url(url)  # (urlsplit cannot read several hosts)
+        return
     scheme = urlsplit(url).scheme
-    if scheme in SENTINEL_SCHEMES:
-        parse_sentinel_url(url)
-    elif scheme not in PLAIN_SCHEMES:
+    if scheme not in PLAIN_SCHEMES:
         raise ValueError(f"the URL's scheme is {scheme!r}")
 
 

@@ -10,7 +10,8 @@ The timeline of one lease, with the runner's defaults (``ttl_s`` 10 s)::
 
     0 s     a renewal is sent, and confirmed (the store's expiry is 10 s after it arrives)
     2 s     the next renewal is due (every ttl_s / 5); one that fails is tried again
-            every second (``retry_s``)
+            every 0.5 s (ttl_s / 20, or ``retry_s`` if shorter), the last time just
+            before 5 s
     5 s     no renewal confirmed since 0 s: the runner gives the slot up and kills its
             worker (ttl_s / 2; the supervisor looks after every backend call and at least
             every tick, so by 6 s at most, see below)
@@ -101,6 +102,8 @@ class SlotLease:
 
     #: A renewal is due this share of the time to live after the last one was sent.
     RENEW_EVERY = 0.2
+    #: A renewal that failed is tried again this share of the time to live later.
+    RETRY_EVERY = 0.05
     #: The slot is given up when no renewal was confirmed for this share of the time to
     #: live: early enough that a call in progress then ends before the lease can lapse.
     GIVE_UP_AFTER = 0.5
@@ -212,7 +215,7 @@ class SlotLease:
                 self.slot.queue, self.slot.number, self._owner, self._ttl_s
             )
         except Exception as exc:
-            self._next_call_at = now + min(self._retry_s, self._ttl_s / 10)
+            self._next_call_at = self._retry_at(now)
             self._logger.warning(
                 "Cannot renew the lease on worker slot %s (%.1fs since the last confirmed"
                 " renewal; this runner gives the slot up at %.1fs): %s",
@@ -280,6 +283,13 @@ class SlotLease:
         except Exception as exc:
             # It expires by itself; another runner waits at most its time to live.
             self._logger.warning("Cannot release the lease on worker slot %s: %s", self.slot, exc)
+
+    def _retry_at(self, now: float) -> float:
+        """When to try a failed renewal again: soon, and once more just before the slot is
+        given up (a call then still ends before the lease can lapse; see above)."""
+        retry_at = now + min(self._retry_s, self._ttl_s * self.RETRY_EVERY)
+        last_chance = self.give_up_at - self._ttl_s * self.RETRY_EVERY / 5
+        return last_chance if now < last_chance < retry_at else retry_at
 
     def _hold(self, sent_at: float) -> None:
         # ``sent_at`` was read before the call, so the store's own expiry is later.

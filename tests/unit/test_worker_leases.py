@@ -96,14 +96,22 @@ def test_given_up_at_half_its_life_without_a_confirmed_renewal(clock: Clock, sto
     assert held.lapses_at - (sent_at + 5.0) > 4 * CALL_DEADLINE_S
 
 
-def test_a_failed_renewal_is_tried_again_a_second_later(clock: Clock, store: Store) -> None:
+def test_a_failed_renewal_is_tried_again_soon_and_just_before_giving_up(
+    clock: Clock, store: Store
+) -> None:
     held = lease(store)
-    held.acquire(clock.s)
+    sent_at = clock.s
+    held.acquire(sent_at)
     store.reachable = False
     clock.s += 2.0
     assert held.renew(clock.s) == "failed"
-    assert not held.due(clock.s + 0.9)
-    assert held.due(clock.s + 1.0)
+    assert not held.due(clock.s + 0.49)
+    assert held.due(clock.s + 0.5)
+
+    clock.s = sent_at + 4.7
+    assert held.renew(clock.s) == "failed"
+    assert held.due(sent_at + 4.9)  # a last try, still before giving up at 5 s
+    assert held.confirmed(sent_at + 4.9)
 
 
 def test_a_refused_renewal_with_another_holder_is_lost(clock: Clock, store: Store) -> None:

@@ -2,7 +2,9 @@
 
 See :mod:`.keys` for the key layout (and what it means for Redis Cluster),
 :mod:`.dispatch` for how jobs reach workers, :mod:`.connection` for connections and
-retries, :mod:`.line` for the pipelined connection of workers and enqueuers.
+retries, :mod:`.line` for the pipelined connection of workers and enqueuers,
+:mod:`.sentinel` for following a Sentinel failover, :mod:`.bounded` for the runner's
+calls, which give up within a deadline.
 """
 
 from __future__ import annotations
