@@ -7,7 +7,8 @@ A Sentinel deployment, whose master moves on failover::
     rediss+sentinel://...   (TLS to the sentinels and to Redis)
 
 The hosts are the sentinels (port 26379 unless given), ``service`` the name they monitor
-the master under (``sentinel monitor <service> ...``), ``db`` the database (0). The user
+the master under (``sentinel monitor <service> ...``), ``db`` the database
+(``REDIS_DATABASE`` when the URL names none). The user
 and password authenticate to Redis; sentinels that require a password of their own take
 ``?sentinel_password=...`` (and ``sentinel_username=...``). Other options are redis-py's
 (``ssl_ca_certs``, ``ssl_cert_reqs``, ``protocol``, ...), as in a ``rediss://`` URL.
@@ -43,7 +44,8 @@ class SentinelURL:
 
     sentinels: tuple[tuple[str, int], ...]
     service: str
-    db: int = 0
+    #: None when the URL names no database.
+    db: int | None = None
     tls: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -62,7 +64,8 @@ class SentinelURL:
         scheme = "rediss+sentinel" if self.tls else "redis+sentinel"
         who = f"{self.username}@" if self.username else ""
         hosts = ",".join(_host_port(host, port) for host, port in self.sentinels)
-        return f"{scheme}://{who}{hosts}/{self.service}/{self.db}"
+        database = "" if self.db is None else f"/{self.db}"
+        return f"{scheme}://{who}{hosts}/{self.service}{database}"
 
 
 def check_redis_url(url: str) -> None:
@@ -112,13 +115,16 @@ def parse_sentinel_url(url: str) -> SentinelURL:
             db = _db(value)
         else:
             options.append((key, value))
+    tls = scheme == "rediss+sentinel"
+    if not tls and any(key.startswith("ssl") for key, _ in options):
+        raise ValueError("TLS options need a rediss+sentinel:// URL")
     if fragment:
         raise ValueError("a Sentinel URL has no #fragment")
     return SentinelURL(
         sentinels,
         service,
         db,
-        tls=scheme == "rediss+sentinel",
+        tls=tls,
         username=username,
         password=password,
         sentinel_username=sentinel_username,
@@ -147,9 +153,9 @@ def _sentinel(part: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _db(text: str) -> int:
+def _db(text: str) -> int | None:
     if not text:
-        return 0
+        return None
     if not text.isdigit():
         raise ValueError(f"the database {text!r} is not a number >= 0")
     return int(text)

@@ -23,7 +23,7 @@ from dlq.backends.reliable_redis import ReliableRedisBackend
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Succeeded
-from dlq.exceptions import BackendError
+from dlq.exceptions import BackendError, ConfigurationError
 from tests.integration.sentinel_fixtures import *  # noqa: F403  # registers the fixture
 from tests.integration.sentinel_fixtures import (
     PASSWORD,
@@ -99,6 +99,23 @@ def test_a_sentinel_url_makes_sentinel_managed_connections() -> None:
     assert target.location == f"rediss+sentinel://app@10.0.0.1:26380,10.0.0.2:26379/{SERVICE}/2"
     assert_no_secret(repr(target))
     assert set(SECRETS) <= set(target.secrets)
+
+
+def test_the_database_is_redis_databases_unless_the_url_names_one() -> None:
+    def database(url: str) -> object:
+        settings = QueueSettings.model_validate({"REDIS_URL": url, "REDIS_DATABASE": 7})
+        return RedisTarget.from_settings(settings).options["db"]
+
+    assert database(f"redis+sentinel://h/{SERVICE}") == 7
+    assert database(f"redis+sentinel://h/{SERVICE}/2") == 2
+
+
+def test_an_option_redis_py_does_not_take_is_refused_when_the_backend_is_built() -> None:
+    url = f"redis+sentinel://:{quote(PASSWORD, safe='')}@h/{SERVICE}?socket_tiemout=1"
+    with pytest.raises(ConfigurationError) as caught:
+        RedisTarget.from_settings(QueueSettings.model_validate({"REDIS_URL": url}))
+    assert "'socket_tiemout'" in str(caught.value)
+    assert_no_secret(str(caught.value))
 
 
 def test_a_bounded_target_shares_its_deadline_among_every_wait() -> None:

@@ -36,9 +36,10 @@ def test_a_sentinel_url_names_sentinels_service_database_and_credentials() -> No
     assert "s@ntinel" not in repr(parts)
 
 
-def test_the_database_defaults_to_0_and_may_be_a_query_option() -> None:
-    assert parse_sentinel_url("redis+sentinel://h/svc").db == 0
+def test_the_database_may_be_in_the_path_in_the_query_or_left_to_the_settings() -> None:
+    assert parse_sentinel_url("redis+sentinel://h/svc/4").db == 4
     assert parse_sentinel_url("redis+sentinel://h/svc?db=5").db == 5
+    assert parse_sentinel_url("redis+sentinel://h/svc").db is None  # REDIS_DATABASE
 
 
 @pytest.mark.parametrize(
@@ -52,6 +53,7 @@ def test_the_database_defaults_to_0_and_may_be_a_query_option() -> None:
         ("redis+sentinel://:hunter2@h1/svc/x", "the database 'x' is not a number"),
         ("redis+sentinel://:hunter2@[::1/svc", "is not [IPv6 address]:port"),
         ("redis+sentinel://:hunter2@h1/svc#frag", "no #fragment"),
+        ("redis+sentinel://:hunter2@h1/svc?ssl_cert_reqs=none", "need a rediss+sentinel://"),
     ],
 )
 def test_a_wrong_sentinel_url_is_refused_by_the_settings_saying_why(url: str, says: str) -> None:

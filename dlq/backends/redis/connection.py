@@ -162,6 +162,8 @@ class RedisTarget:
             connection_class, AbstractConnection
         ):
             connection_class = Connection
+        if settings.REDIS_URL is not None:
+            _check_options(connection_class, options)
         return cls(connection_class, options, _location(connection_class, options), tuple(secrets))
 
     @classmethod
@@ -177,12 +179,14 @@ class RedisTarget:
         scheme = "rediss" if parts.tls else "redis"
         parsed = cast(
             "dict[str, Any]",
-            parse_url(f"{scheme}://localhost/{parts.db}?{urlencode(parts.options)}"),  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            parse_url(f"{scheme}://localhost/?{urlencode(parts.options)}"),  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         )
         tls = {key: value for key, value in parsed.items() if key.startswith("ssl")}
-        for key in ("host", "port", "connection_class"):
+        for key in ("host", "port", "connection_class", "db"):
             parsed.pop(key, None)
         options.update(parsed)
+        if parts.db is not None:
+            options["db"] = parts.db
         if parts.username:
             options["username"] = parts.username
         if parts.password:
@@ -195,10 +199,11 @@ class RedisTarget:
         if parts.sentinel_password:
             sentinel_options["password"] = parts.sentinel_password
         connection_class = SentinelManagedSSLConnection if parts.tls else SentinelManagedConnection
+        _check_options(connection_class, {"connection_pool": None, **options})
         return cls(
             connection_class,
             options,
-            parts.location,
+            replace(parts, db=options["db"]).location,
             tuple(secret for value in parts.secrets for secret in _secret_forms(value)),
             sentinel=SentinelService(parts.sentinels, parts.service, sentinel_options),
         )
@@ -265,6 +270,23 @@ class RedisTarget:
             )
             return cast("AbstractConnection", pool.make_connection())
         return self.connection_class(**options)
+
+
+def _check_options(connection_class: type[AbstractConnection], options: Mapping[str, Any]) -> None:
+    """Refuse options redis-py's connections do not take (a misspelt URL option), here
+    rather than at every connection attempt."""
+    try:
+        connection_class(**options)
+    except TypeError as exc:  # "... got an unexpected keyword argument 'x'": no secret
+        raise ConfigurationError(
+            [
+                Problem(
+                    "LIGHTWEIGHT_QUEUE_REDIS_URL",
+                    f"<hidden> has an option redis-py does not know: {exc}",
+                    expected="options such as ssl_ca_certs, ssl_cert_reqs or protocol",
+                )
+            ]
+        ) from None
 
 
 def _secret_forms(password: object) -> list[str]:
