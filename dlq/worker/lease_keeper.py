@@ -81,10 +81,16 @@ class LeaseKeeper:
                 return  # the next pass, a tick from now
             with self._calls.counted():
                 renewal = lease.renew(self._clock())
+            self.after_call()
+            if renewal != "refused":
+                continue
+            # Settled now, whatever the budget: the worker runs on until it is.
+            with self._calls.counted():
+                settled = lease.settle_refusal(self._clock())
             child = state.child
-            if child is not None and renewal == "lost":
+            if child is not None and settled == "lost":
                 child.kill("lease", self._clock())
-            elif child is not None and renewal == "retaken":
+            elif child is not None and settled == "retaken":
                 # The slot is this runner's again; its worker leaves after its job and
                 # starts afresh, in case another runner served the slot meanwhile.
                 child.leave("lease")

@@ -31,9 +31,9 @@ call took long to arrive.
 The calls and their worst cases, with a bounded backend (``CALL_DEADLINE_S`` = 1 s):
 
 * ``acquire_slot``: one attempt per ``retry_s`` while the slot is not held, ≤ 1 s (4 s);
-* ``renew_slot``: one attempt, ≤ 1 s (4 s); when the store refuses it, one
-  ``acquire_slot`` to tell a lease another runner took from one that simply lapsed,
-  ≤ 1 s (4 s) more;
+* ``renew_slot``: one attempt, ≤ 1 s (4 s); when the store refuses it, one more call,
+  ``acquire_slot``, tells a lease another runner took from one that vanished, ≤ 1 s
+  (4 s), the supervisor looking at its workers and leases in between;
 * ``release_slot``: one attempt, ≤ 1 s (4 s); a release that fails is harmless, the lease
   lapses on its own.
 
@@ -50,13 +50,16 @@ from typing import Literal, TypeAlias
 from dlq.core.protocols import Backend, SupportsSlotLease
 from dlq.domain.allocation import WorkerSlot
 
-__all__ = ["Renewal", "SlotLease", "make_leases"]
+__all__ = ["Renewal", "Settled", "SlotLease", "make_leases"]
 
 #: What a renewal came to: ``renewed`` (or not due), ``failed`` (no answer: try again
-#: soon), ``lost`` (another runner holds the slot now: kill its worker), ``retaken`` (the
-#: lease had vanished from the store and nobody held it; this runner holds it again:
-#: restart its worker, in case another runner served the slot meanwhile).
-Renewal: TypeAlias = Literal["renewed", "failed", "lost", "retaken"]
+#: soon), ``refused`` (the lease is not this runner's in the store: settle_refusal()).
+Renewal: TypeAlias = Literal["renewed", "failed", "refused"]
+#: What a refused renewal meant: ``lost`` (another runner holds the slot now, or that
+#: cannot be told: kill its worker), ``retaken`` (the lease had vanished from the store
+#: and nobody held it; this runner holds it again: restart its worker after its job, in
+#: case another runner served the slot meanwhile).
+Settled: TypeAlias = Literal["lost", "retaken"]
 
 
 def make_leases(
@@ -228,13 +231,16 @@ class SlotLease:
         if renewed:
             self._hold(now)
             return "renewed"
-        # Refused: the lease is not ours in the store. Did another runner take it, or did it
-        # vanish (lost by a failover to a replica that had not seen the last renewal, or a
-        # flush) with nobody holding it? Asking for it tells the two apart, and takes it
-        # back in the second case.
-        self.held = False
+        self.held = False  # not ours in the store: what became of it, settle_refusal() finds
+        return "refused"
+
+    def settle_refusal(self, now: float) -> Settled:
+        """After a refused renewal: did another runner take the lease, or did it vanish
+        (lost by a failover to a replica that had not seen the last renewal, or a flush)
+        with nobody holding it? Asking for it tells the two apart, and takes it back in
+        the second case (``now`` read just before the call)."""
         try:
-            retaken = backend.acquire_slot(
+            retaken = self._backend().acquire_slot(
                 self.slot.queue, self.slot.number, self._owner, self._ttl_s
             )
         except Exception as exc:

@@ -121,7 +121,9 @@ def test_a_refused_renewal_with_another_holder_is_lost(clock: Clock, store: Stor
     assert store.backend.acquire_slot(SLOT.queue, SLOT.number, "runner-b", TTL_S)
 
     clock.s += 2.0
-    assert held.renew(clock.s) == "lost"
+    assert held.renew(clock.s) == "refused"
+    assert not held.held
+    assert held.settle_refusal(clock.s) == "lost"
     assert not held.held
 
 
@@ -134,7 +136,8 @@ def test_a_lease_that_vanished_is_taken_back_and_said_so(
 
     clock.s += 2.0
     with caplog.at_level(logging.ERROR, logger="test.leases"):
-        assert held.renew(clock.s) == "retaken"
+        assert held.renew(clock.s) == "refused"
+        assert held.settle_refusal(clock.s) == "retaken"
     assert held.held
     assert held.confirmed(clock.s)
     assert "had vanished from the store" in caplog.text
