@@ -28,15 +28,6 @@ store's 10 s. The lease's end is counted from the moment *before* the call that 
 was sent, so the runner gives the slot up no later than the store does even when that
 call took long to arrive.
 
-The calls and their worst cases, with a bounded backend (``CALL_DEADLINE_S`` = 1 s):
-
-* ``acquire_slot``: one attempt per ``retry_s`` while the slot is not held, ≤ 1 s (4 s);
-* ``renew_slot``: one attempt, ≤ 1 s (4 s); when the store refuses it, one more call,
-  ``acquire_slot``, tells a lease another runner took from one that vanished, ≤ 1 s
-  (4 s), the supervisor looking at its workers and leases in between;
-* ``release_slot``: one attempt, ≤ 1 s (4 s); a release that fails is harmless, the lease
-  lapses on its own.
-
 The backend is looked up for each call rather than kept: the runner asks the Django
 layer for it afresh, since that layer drops its backends before each fork.
 """
@@ -100,8 +91,26 @@ def make_leases(
 
 
 class SlotLease:
-    """One slot's lease as this runner sees it; the supervisor makes the calls (see the
-    module's docstring for when, and how long each may take)."""
+    """One slot's lease as this runner sees it; the supervisor decides when to call
+    (:mod:`dlq.worker.lease_keeper`), and kills the slot's worker once :meth:`confirmed`
+    turns False.
+
+    Its calls, and their worst cases through a bounded backend (one attempt each, no
+    retries, ``CALL_DEADLINE_S`` = 1 s: :mod:`dlq.worker.backend_calls`); the first
+    figure is for a network that answers nothing, the one in brackets for a server that
+    answers every step of a new connection just in time (4 x the deadline). Either ends
+    before what depends on it: a call under way when the slot is given up (5 s after the
+    last confirmed renewal) ends by 6 s (9 s), before the lease can lapse at 10 s.
+
+    * :meth:`acquire` (``acquire_slot``): one attempt per ``retry_s`` while the slot is not
+      held, <= 1 s (4 s);
+    * :meth:`renew` (``renew_slot``): one attempt, <= 1 s (4 s); when the store refuses
+      it, :meth:`settle_refusal` (``acquire_slot``) tells a lease another runner took from
+      one that vanished, a call of its own, <= 1 s (4 s), the supervisor looking at its
+      workers and leases in between;
+    * :meth:`release` (``release_slot``): one attempt, <= 1 s (4 s); a release that fails
+      is harmless, the lease lapses on its own.
+    """
 
     #: A renewal is due this share of the time to live after the last one was sent.
     RENEW_EVERY = 0.2

@@ -177,10 +177,15 @@ class RedisTarget:
         # The options redis-py reads from a URL's query (TLS files, protocol, ...), read the
         # same way as for a rediss:// URL; the server's address comes from the sentinels.
         scheme = "rediss" if parts.tls else "redis"
-        parsed = cast(
-            "dict[str, Any]",
-            parse_url(f"{scheme}://localhost/?{urlencode(parts.options)}"),  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-        )
+        try:
+            parsed = cast(
+                "dict[str, Any]",
+                parse_url(f"{scheme}://localhost/?{urlencode(parts.options)}"),  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            )
+        except ValueError as exc:  # e.g. "Invalid value for 'protocol'": the options hold no secret
+            raise ConfigurationError(
+                [Problem("LIGHTWEIGHT_QUEUE_REDIS_URL", f"<hidden> is not valid: {exc}")]
+            ) from None
         tls = {key: value for key, value in parsed.items() if key.startswith("ssl")}
         for key in ("host", "port", "connection_class", "db"):
             parsed.pop(key, None)
@@ -277,12 +282,14 @@ def _check_options(connection_class: type[AbstractConnection], options: Mapping[
     rather than at every connection attempt."""
     try:
         connection_class(**options)
-    except TypeError as exc:  # "... got an unexpected keyword argument 'x'": no secret
+    # "... got an unexpected keyword argument 'x'", "protocol must be either 2 or 3": the
+    # option's name or rule, never a secret.
+    except (TypeError, ValueError, redis.RedisError) as exc:
         raise ConfigurationError(
             [
                 Problem(
                     "LIGHTWEIGHT_QUEUE_REDIS_URL",
-                    f"<hidden> has an option redis-py does not know: {exc}",
+                    f"<hidden> has an option redis-py does not take: {exc}",
                     expected="options such as ssl_ca_certs, ssl_cert_reqs or protocol",
                 )
             ]
