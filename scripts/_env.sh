@@ -137,3 +137,18 @@ ensure_mariadb() {
   echo "MariaDB did not answer on 127.0.0.1:3306" >&2
   return 1
 }
+
+# ensure_sentinel: redis-sentinel is installed afterwards (the Sentinel tests start their own
+# sentinels on free ports), or we say why not; without it those tests fall back to
+# "redis-server --sentinel", the same program
+ensure_sentinel() {
+  command -v redis-sentinel >/dev/null 2>&1 && return 0
+  if can_install; then
+    apt_install redis-sentinel \
+      || echo "could not install redis-sentinel; the Sentinel tests use redis-server --sentinel" >&2
+  else
+    echo "redis-sentinel is not installed; the Sentinel tests use redis-server --sentinel:" >&2
+    echo "  sudo apt-get install redis-sentinel   (or: brew install redis)" >&2
+  fi
+  return 0
+}

@@ -189,6 +189,10 @@ class InMemoryBackend:
         with self._changed:
             return {i: self._cron_fired[i] for i in entry_ids if i in self._cron_fired}
 
+    def with_call_deadline(self, deadline_s: float) -> InMemoryBackend:
+        """Itself: none of its calls waits on another process."""
+        return self
+
     def acquire_slot(self, queue: str, worker_number: int, owner: str, ttl_s: float) -> bool:
         with self._changed:
             holder = self._leases.get((queue, worker_number))

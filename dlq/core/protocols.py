@@ -27,6 +27,7 @@ __all__ = [
     "ProgressCallback",
     "Runtime",
     "StopSignal",
+    "SupportsCallDeadline",
     "SupportsClaim",
     "SupportsClear",
     "SupportsCronHistory",
@@ -171,6 +172,20 @@ class SupportsSlotLease(Protocol):
         """False when the lease is no longer ``owner``'s: stop serving the slot."""
 
     def release_slot(self, queue: str, worker_number: int, owner: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsCallDeadline(Protocol):
+    """Backends that can bound how long each call waits on their store.
+
+    A runner's supervising loop keeps slot leases and job timeouts only as well as its
+    backend calls let it: it makes every call through :meth:`with_call_deadline`, and
+    warns about a backend that talks to another process without this capability.
+    """
+
+    def with_call_deadline(self, deadline_s: float) -> Backend:
+        """The same store, through calls that each return or raise within ``deadline_s``
+        when the store does not answer, and are never retried behind the caller's back."""
 
 
 @runtime_checkable

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +28,7 @@ from pydantic import (
     ValidationError,
 )
 
+from dlq.core.redis_url import check_redis_url
 from dlq.domain.job_options import QUEUE_NAME_RULE, QueueName
 from dlq.exceptions import ConfigurationError, Problem
 
@@ -82,11 +82,8 @@ def _middleware(value: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _redis_url(value: SecretStr | None) -> SecretStr | None:
-    if value is None:
-        return None
-    scheme = urlsplit(value.get_secret_value()).scheme
-    if scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError(f"the URL's scheme is {scheme!r}")
+    if value is not None:
+        check_redis_url(value.get_secret_value())  # its errors never quote a secret
     return value
 
 
@@ -136,7 +133,7 @@ class QueueSettings(BaseModel):
     REDIS_PREFIX: StrictStr = Field(default="", description="a string put before every key")
     REDIS_URL: Annotated[SecretStr | None, AfterValidator(_redis_url)] = Field(
         default=None,
-        description="None, or a redis://, rediss:// or unix:// URL (it wins over REDIS_HOST etc.)",
+        description="None, or a redis://, rediss://, unix:// or redis+sentinel://host:port[,host:port]/service[/db] URL (it wins over REDIS_HOST etc.)",
     )
     DATABASE_ALIAS: StrictStr = Field(
         default="default",

@@ -26,7 +26,7 @@ __all__ = ["EXIT_CRASHED", "Child", "ExitStatus", "KillReason", "spawn"]
 #: Status of a child that failed with an exception (EX_SOFTWARE, as sysexits.h has it).
 EXIT_CRASHED = 70
 
-#: Why the supervisor killed a child; None when it did not.
+#: Why the supervisor killed a child, or asked it to leave; None when it did neither.
 KillReason: TypeAlias = Literal["timeout", "stop", "deadline", "lease"]
 
 
@@ -75,6 +75,8 @@ class Child:
     jobs_done: int = 0
     kill_reason: KillReason | None = None
     killed_at: float | None = field(default=None)
+    #: Why the supervisor asked it to leave after its job (SIGTERM), if it did.
+    asked_to_leave: KillReason | None = None
 
     def read(self) -> None:
         """Take in what the child has reported and what its board record says now."""
@@ -99,6 +101,17 @@ class Child:
             self.killed_at = now
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
+
+    def leave(self, reason: KillReason) -> None:
+        """SIGTERM it (idle, it leaves at once; busy, after its job), for ``reason``."""
+        if self.asked_to_leave is None:
+            self.asked_to_leave = reason
+        self.terminate()
+
+    @property
+    def ended_for(self) -> KillReason | None:
+        """Why the supervisor ended it: killed, or else asked to leave."""
+        return self.kill_reason or self.asked_to_leave
 
     def terminate(self) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -17,6 +17,8 @@ from dlq.core.protocols import Backend
 from dlq.domain.allocation import WorkerSlot
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
+from dlq.worker.backend_calls import CALL_DEADLINE_S
+from dlq.worker.leases import SlotLease
 
 __all__ = [
     "MetricsOptions",
@@ -87,8 +89,10 @@ class SupervisorOptions:
     worker: WorkerOptions = field(default_factory=WorkerOptions)
     #: After SIGTERM, SIGKILL what still runs after this long (None: wait for every job).
     shutdown_deadline_s: float | None = None
-    #: How long a slot lease lives unrenewed; it is renewed every third of that. A runner
-    #: killed with SIGKILL frees its slots for another runner after at most this long.
+    #: How long a slot lease lives unrenewed; it is renewed every fifth of that, and given
+    #: up (its worker killed) when not confirmed for half of it (:mod:`dlq.worker.leases`).
+    #: A runner killed with SIGKILL frees its slots for another runner after at most this
+    #: long.
     lease_ttl_s: float = 10.0
     #: How often a runner asks again for a slot another runner holds.
     lease_retry_s: float = 1.0
@@ -102,3 +106,10 @@ class SupervisorOptions:
     def __post_init__(self) -> None:
         if self.lease_ttl_s <= 0 or self.lease_retry_s <= 0 or self.tick_s <= 0:
             raise ValueError("lease_ttl_s, lease_retry_s and tick_s must be positive")
+        # Between giving a lease up and its lapse, one backend call may still be under way:
+        # up to 4 x its deadline when a slow server answers every step just in time.
+        if self.lease_ttl_s * (1 - SlotLease.GIVE_UP_AFTER) <= 4 * CALL_DEADLINE_S + self.tick_s:
+            raise ValueError(
+                f"lease_ttl_s {self.lease_ttl_s} leaves too little time between giving a lease"
+                f" up and its lapse for a backend call ({CALL_DEADLINE_S}s deadline)"
+            )

@@ -144,9 +144,17 @@ class QueueStats:
 def queue_stats(
     queues: Iterable[str], backend_for: Callable[[str], Backend], logger: logging.Logger
 ) -> list[QueueStats]:
-    """Each queue's length and pause, asked of its backend now."""
+    """Each queue's length and pause, asked of its backend now.
+
+    After a backend fails, the queues after it are not asked in this scrape: each failure
+    may have waited its call's deadline, and the runner's loop is waiting with it.
+    """
     stats = []
+    failed = False
     for queue in queues:
+        if failed:
+            stats.append(QueueStats(queue, None, None))
+            continue
         try:
             backend = backend_for(queue)
             length: int | None = backend.length(queue)
@@ -158,6 +166,7 @@ def queue_stats(
         except Exception as exc:  # a scrape must not take the runner down
             logger.warning("Cannot read the length of queue %s for metrics: %s", queue, exc)
             length, paused = None, None
+            failed = True
         stats.append(QueueStats(queue, length, paused))
     return stats
 

@@ -10,8 +10,9 @@ is set, kills whatever still runs when it passes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from dlq.worker.leases import SlotLease
 from dlq.worker.slots import CronState, ServedSlot
 
 __all__ = ["begin_stop", "kill_at_deadline"]
@@ -24,7 +25,9 @@ def begin_stop(
     now: float,
     deadline_s: float | None,
     logger: logging.Logger,
+    release: Callable[[SlotLease], None],
 ) -> None:
+    """``release`` gives a lease up (the supervisor's way: a backend call it accounts for)."""
     busy = sum(1 for state in slots if state.child and state.child.job)
     logger.info(
         "Stopping: %d workers running a job finish it unless it is sigkill_on_stop%s",
@@ -35,7 +38,7 @@ def begin_stop(
         worker = state.child
         if worker is None:
             if state.lease is not None:
-                state.lease.release()
+                release(state.lease)
         elif worker.job is not None and worker.job.sigkill_on_stop:
             logger.info("Killing %s on %s: it is sigkill_on_stop", worker.job, state.slot)
             worker.kill("stop", now)

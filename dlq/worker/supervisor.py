@@ -3,12 +3,16 @@
 One thread, one loop. Each pass it reads what the workers report (which job each runs
 since when: the job board, :mod:`dlq.worker.board`; jobs with a timeout and exits: their
 pipes), reaps the children that exited, SIGKILLs any whose job ran
-past its ``timeout`` and acknowledges that job as ``TimedOut``, renews its slot leases,
-and starts (or restarts, after a back-off if the slot is crash-looping) the workers
-that are due. Staying single-threaded is deliberate: the runner forks its workers, and
-forking a multi-threaded process can leave a lock held forever in the child. So even
-the runner's metrics endpoint is polled by this loop, and the cron scheduler gets a
-process of its own.
+past its ``timeout`` and acknowledges that job as ``TimedOut``, renews its slot leases
+(killing the worker of a slot whose lease it cannot confirm in time), and starts (or
+restarts, after a back-off if the slot is crash-looping) the workers that are due.
+Staying single-threaded is deliberate: the runner forks its workers, and forking a
+multi-threaded process can leave a lock held forever in the child. So even the runner's
+metrics endpoint is polled by this loop, and the cron scheduler gets a process of its own.
+
+Being single-threaded, the loop does nothing else while it waits on a backend: every
+backend call it makes is bounded, budgeted per pass, and followed by a fresh look at
+timeouts and leases (:mod:`dlq.worker.backend_calls`).
 
 Graceful stop (SIGTERM or SIGINT): no new workers start; idle workers leave at once,
 busy ones finish their job, except ``sigkill_on_stop`` jobs, which are killed at once;
@@ -27,14 +31,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from dlq.core.protocols import Backend
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import TimedOut
+from dlq.exceptions import BackendError
+from dlq.worker.backend_calls import BackendCalls
 from dlq.worker.board import Board
 from dlq.worker.channel import ChannelWriter
 from dlq.worker.child import scheduler_main, worker_main
 from dlq.worker.children import Child, ExitStatus, spawn
 from dlq.worker.config import SupervisorOptions, WorkerEnvironment
+from dlq.worker.lease_keeper import LeaseKeeper
 from dlq.worker.leases import make_leases
 from dlq.worker.process import set_title
 from dlq.worker.slots import CronState, ServedSlot, job_deadline, judge_exit
@@ -69,6 +75,14 @@ class Supervisor:
         self._deadline_passed = False
         self._metrics: RunnerMetrics | None = None
         self._frozen = False
+        self._calls = BackendCalls(env.backend_for, logger=self._logger, clock=clock)
+        self._leases = LeaseKeeper(
+            self._slots,
+            self._calls,
+            logger=self._logger,
+            clock=clock,
+            after_call=self._looked_again,
+        )
 
     @property
     def _stopping(self) -> bool:
@@ -82,12 +96,12 @@ class Supervisor:
         self._waker.install()
         try:
             set_title(f"dlq runner ({len(self._slots)} workers)")
-            for queue in self._queues:
-                self._logger.info("Running start-up for queue %s", queue)
-                self._backend(queue).startup(queue)
+            if not self._calls.start_up(self._queues, wait=self._stopped_waiting):
+                self._logger.info("Stopped before start-up was done; no worker was started")
+                return 0
             leases = make_leases(
                 self._options.slots,
-                self._backend,
+                self._calls.backend,
                 owner,
                 ttl_s=self._options.lease_ttl_s,
                 retry_s=self._options.lease_retry_s,
@@ -98,23 +112,31 @@ class Supervisor:
             self._start_metrics()
             # The first workers start now, not after the loop's first wait (a tick, 0.1 s,
             # of every start-up).
-            self._start_due(self._clock())
+            self._start_due()
             while not (self._stopping and not self._children()):
                 self._tick()
             self._logger.info("All worker processes have exited")
             return 0
         finally:
             self._kill_everything()
-            self._release_leases()
+            self._leases.release_all()
             if self._metrics is not None:
                 self._metrics.close()
             self._waker.close()
             self._board.close()
 
+    def _stopped_waiting(self, seconds: float) -> bool:
+        """Wait that long, or less if a stop signal comes; True if one came."""
+        self._waker.wait(seconds)
+        return bool(self._waker.stop_signals)
+
     def _tick(self) -> None:
-        for fd in self._waker.wait(self._sleep_s(self._clock())):
+        ready = self._waker.wait(self._sleep_s(self._clock()))
+        self._calls.begin_pass()
+        for fd in ready:
             if self._metrics is not None and fd == self._metrics.fileno():
-                self._metrics.handle()
+                with self._calls.counted():  # a scrape reads queue lengths from backends
+                    self._metrics.handle()
         now = self._clock()
         # Children first: a stop acts on what each worker runs now.
         self._read_children(now)
@@ -122,13 +144,23 @@ class Supervisor:
             self._on_stop_signal(now)
         self._reap(now)
         self._enforce_timeouts(now)
+        self._leases.check(now)
         # Leases are renewed while stopping too: a worker finishing its job after SIGTERM
         # still occupies its slot.
-        self._keep_leases(now)
+        self._leases.renew()
+        now = self._clock()
         if self._stopping:
             self._enforce_deadline(now)
         else:
-            self._start_due(now)
+            self._start_due()
+
+    def _looked_again(self) -> None:
+        """After a backend call, which may have waited up to its deadline: act on what
+        became due meanwhile."""
+        now = self._clock()
+        self._read_children(now)
+        self._enforce_timeouts(now)
+        self._leases.check(now)
 
     def _sleep_s(self, now: float) -> float:
         sleep = self._options.tick_s
@@ -137,11 +169,6 @@ class Supervisor:
             if deadline is not None:
                 sleep = min(sleep, deadline - now)
         return max(0.0, sleep)
-
-    def _backend(self, queue: str) -> Backend:
-        # Asked for afresh every time, never kept: the Django layer drops its backends
-        # before each fork so that no connection is shared with a child.
-        return self._env.backend_for(queue)
 
     def _start_metrics(self) -> None:
         if self._options.metrics is None:
@@ -152,7 +179,7 @@ class Supervisor:
             self._options.metrics,
             self._options.slots,
             slot_stats=self._slot_stats,
-            backend_for=self._backend,
+            backend_for=self._calls.backend,
             logger=self._logger,
         )
         if self._metrics is not None:
@@ -190,6 +217,7 @@ class Supervisor:
             now=now,
             deadline_s=self._options.shutdown_deadline_s,
             logger=self._logger,
+            release=self._leases.release,
         )
 
     def _enforce_deadline(self, now: float) -> None:
@@ -269,7 +297,7 @@ class Supervisor:
     def _after_exit(self, state: ServedSlot, child: Child, status: ExitStatus, now: float) -> None:
         started = child.job  # a job it started and did not finish
         verdict = judge_exit(
-            kill_reason=child.kill_reason,
+            kill_reason=child.ended_for,
             stopping=self._stopping,
             status=status,
             running_job=started is not None,
@@ -298,7 +326,17 @@ class Supervisor:
             else:
                 self._logger.info("Worker %s has exited", state.slot)
             if state.lease is not None:
-                state.lease.release()
+                self._leases.release(state.lease)
+        elif verdict == "lease_lost":
+            if started is not None:
+                self._logger.warning(
+                    "Worker %s was stopped (%s) while running %s, since its lease was lost:"
+                    " the job counts as a delivery that did not finish",
+                    state.slot,
+                    status,
+                    started,
+                )
+            # It starts again once its lease is this runner's (at once, if it is already).
         elif verdict == "recycled":
             state.backoff.exited_cleanly(child.started_at, now)
         elif verdict == "crashed":
@@ -312,35 +350,39 @@ class Supervisor:
                 f"in {delay:.1f}s" if delay else "at once",
             )
             state.next_start_at = now + delay
-        # "lease_lost": the lease logged it; the slot waits until it can be leased again.
 
     def _acknowledge(self, state: ServedSlot, job: Job, outcome: TimedOut) -> None:
         queue, number = state.slot.queue, state.slot.number
         try:
-            self._backend(queue).acknowledge(queue, number, job, outcome)
+            with self._calls.counted():
+                self._calls.backend(queue).acknowledge(queue, number, job, outcome)
+        except BackendError as exc:
+            self._logger.error(
+                "Cannot confirm that %s was recorded as timed out on %s (%s); if it was not,"
+                " the slot's next worker finds it started and unfinished, and the backend"
+                " treats it as such",
+                job,
+                state.slot,
+                exc,
+            )
         except Exception:
             self._logger.exception(
                 "Cannot record that %s timed out on %s; the backend decides what becomes of it",
                 job,
                 state.slot,
             )
+        self._looked_again()
 
-    def _keep_leases(self, now: float) -> None:
+    def _start_due(self) -> None:
         for state in self._slots:
-            lease = state.lease
-            if lease is None or not lease.held:
+            if state.child is not None or self._clock() < state.next_start_at:
                 continue
-            if not lease.maintain(now) and state.child:
-                state.child.kill("lease", now)
-
-    def _start_due(self, now: float) -> None:
-        for state in self._slots:
-            if state.child is not None or now < state.next_start_at:
-                continue
-            lease = state.lease
-            if lease is not None and not lease.acquire(now):
-                continue
-            self._start_worker(state, now)
+            leased = self._leases.take(state)
+            if leased is None:
+                break  # no more calls in this pass: the next one, a tick from now
+            if leased:
+                self._start_worker(state, self._clock())
+        now = self._clock()
         cron = self._cron
         scheduler = self._options.scheduler
         if cron and scheduler and cron.child is None and now >= cron.next_start_at:
@@ -419,11 +461,6 @@ class Supervisor:
         if child.reader is not None:
             self._waker.unregister(child.reader.fd)
             child.reader.close()
-
-    def _release_leases(self) -> None:
-        for state in self._slots:
-            if state.lease is not None:
-                state.lease.release()
 
     def _kill_everything(self) -> None:
         """No orphans: after a graceful stop there are none; after an error, kill them."""

@@ -20,8 +20,9 @@ full layout. Needs Redis 6.2 or later (``BLMOVE``, ``LPOS``).
 
 How jobs reach workers quickly (batches, writes without waiting, pause, stop) is described
 in :mod:`dlq.backends.redis.dispatch`; connections and retries in
-:mod:`dlq.backends.redis.connection`; the pipelined connection a worker uses, and why it
-never reads a reply out of step, in :mod:`dlq.backends.redis.line`.
+:mod:`dlq.backends.redis.connection` (Sentinel in :mod:`dlq.backends.redis.sentinel`); the
+pipelined connection a worker uses, and why it never reads a reply out of step, in
+:mod:`dlq.backends.redis.line`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 See :mod:`.keys` for the key layout (and what it means for Redis Cluster),
 :mod:`.dispatch` for how jobs reach workers, :mod:`.connection` for connections and
-retries, :mod:`.line` for the pipelined connection of workers and enqueuers.
+retries, :mod:`.line` for the pipelined connection of workers and enqueuers,
+:mod:`.sentinel` for following a Sentinel failover, :mod:`.bounded` for the runner's
+calls, which give up within a deadline.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from redis.retry import Retry
 
 from dlq.backends.redis import admin
 from dlq.backends.redis import dead_letters as dead
+from dlq.backends.redis.bounded import ConfirmingDispatcher
 from dlq.backends.redis.connection import RedisTarget, as_int, backend_error
 from dlq.backends.redis.dispatch import Dispatcher
 from dlq.backends.redis.keys import Keys
@@ -60,6 +63,7 @@ class RedisBackendBase:
 
     Construct it from the validated settings (no connection is made until first use);
     ``clock`` returns an aware now, ``tuning`` is for tests and benchmarks.
+    ``call_deadline_s`` makes the bounded view :meth:`with_call_deadline` returns.
     """
 
     reliable: ClassVar[bool]
@@ -71,17 +75,24 @@ class RedisBackendBase:
         clock: Clock = utc_now,
         logger: logging.Logger | None = None,
         tuning: Tuning | None = None,
+        call_deadline_s: float | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._log = logger or logging.getLogger(f"{type(self).__module__}.{type(self).__name__}")
         self._tuning = tuning or Tuning()
-        self._target = RedisTarget.from_settings(settings)
+        target = RedisTarget.from_settings(settings)
+        self._call_deadline_s = call_deadline_s
+        if call_deadline_s is not None:
+            target = target.bounded(call_deadline_s)
+        self._target = target
+        self._bounded: dict[float, RedisBackendBase] = {}
         self._keys = Keys(settings.REDIS_PREFIX)
         self._client = self._target.client()
         self._producer = Line(self._target)
         self._producer_retry = Retry(*_ENQUEUE_RETRY, supported_errors=(LineLost,))
-        self._dispatcher = Dispatcher(
+        dispatcher = Dispatcher if call_deadline_s is None else ConfirmingDispatcher
+        self._dispatcher = dispatcher(
             self._target,
             self._keys,
             reliable=self.reliable,
@@ -96,7 +107,27 @@ class RedisBackendBase:
         return cls(context.settings, clock=context.clock, logger=context.logger)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._target.location}>"
+        bounded = "" if self._call_deadline_s is None else f" (calls {self._call_deadline_s:g}s)"
+        return f"<{type(self).__name__} {self._target.location}{bounded}>"
+
+    # -- SupportsCallDeadline ---------------------------------------------------------------
+
+    def with_call_deadline(self, deadline_s: float) -> RedisBackendBase:
+        """The same store, through calls that each end within ``deadline_s`` when the network
+        answers nothing, never retried; made once per deadline and closed with this backend.
+        :mod:`dlq.backends.redis.bounded` has the arithmetic."""
+        if deadline_s == self._call_deadline_s:
+            return self
+        view = self._bounded.get(deadline_s)
+        if view is None:
+            view = self._bounded[deadline_s] = type(self)(
+                self._settings,
+                clock=self._clock,
+                logger=self._log,
+                tuning=self._tuning,
+                call_deadline_s=deadline_s,
+            )
+        return view
 
     @contextmanager
     def _talking(self, doing: str) -> Iterator[None]:
@@ -158,6 +189,9 @@ class RedisBackendBase:
         self._dispatcher.close()
         self._producer.close()
         self._client.close()
+        for view in self._bounded.values():
+            view.close()
+        self._bounded.clear()
 
     def length(self, queue: str) -> int:
         with self._talking("reading a length"):

@@ -12,7 +12,8 @@ it owes. Whenever that count can be wrong, it discards the connection, closing i
 no stale reply can ever be read as another command's, and the next one starts afresh:
 
 * the connection failed (a socket error or timeout, a reply that cannot be parsed, the
-  server closing it): :class:`LineLost` is raised there and then;
+  server closing it, or refusing a write as a replica after a failover):
+  :class:`LineLost` is raised there and then;
 * an operation was left half done: an exception (from a signal handler, say) escaped
   between writing a command and counting or reading its reply. The next operation finds
   it so and raises :class:`LineLost` before doing anything;
@@ -47,7 +48,7 @@ from collections.abc import Sequence
 from typing import Final, NoReturn
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, NoScriptError, RedisError
+from redis.exceptions import InvalidResponse, NoScriptError, ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dlq.backends.redis.connection import MAX_IDLE_S, SOCKET_TIMEOUT_S, RedisTarget
@@ -59,6 +60,10 @@ __all__ = ["STOPPED", "Line", "LineInterrupted", "LineLost"]
 
 # A reply that cannot be parsed leaves the stream out of step: as good as lost, too.
 _LOST = (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError)
+# Error replies that mean "not here": the server hangs up ("max number of clients
+# reached"), or it is a replica now (READONLY: a Sentinel failover demoted it, and a new
+# connection finds the new master).
+_LOST_REPLIES = (*_LOST, ReadOnlyError)
 
 # How many forks lie between the first process and this one: a :class:`Line` made before
 # the last fork must not touch its socket (comparing this is cheaper than os.getpid()).
@@ -217,8 +222,8 @@ class Line:
             reply = wire.read()
         except _LOST as exc:
             self._fail(exc)
-        if isinstance(reply, RedisError) and isinstance(reply, _LOST):
-            self._fail(reply)  # e.g. "max number of clients reached": the server hangs up
+        if isinstance(reply, _LOST_REPLIES):
+            self._fail(reply)
         return reply
 
     def _read_owed(self, wire: Wire) -> None:
