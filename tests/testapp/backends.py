@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
 from dlq.backends.redis import Tuning
 from dlq.backends.reliable_redis import ReliableRedisBackend
-from dlq.core.clock import utc_now
-from dlq.core.protocols import Clock, StopSignal
+from dlq.core.protocols import StopSignal
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job
 
@@ -23,16 +22,9 @@ class PatientRedisBackend(ReliableRedisBackend):
     its wait runs out" with a generous bound instead of a stopwatch.
     """
 
-    def __init__(
-        self,
-        settings: QueueSettings,
-        *,
-        clock: Clock = utc_now,
-        logger: logging.Logger | None = None,
-    ) -> None:
-        super().__init__(
-            settings, clock=clock, logger=logger, tuning=Tuning(block_cap_s=PATIENCE_S)
-        )
+    def __init__(self, settings: QueueSettings, **options: Any) -> None:
+        options.setdefault("tuning", Tuning(block_cap_s=PATIENCE_S))
+        super().__init__(settings, **options)
 
     def dequeue(
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
