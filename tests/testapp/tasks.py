@@ -176,3 +176,18 @@ def enqueue_follow_up(token: str) -> None:
     that writes to the job database while other workers do."""
     _record("runs", token)
     record(token + "+")
+
+
+@task()
+def crash_first_time(token: str, marker: str) -> None:
+    """Ends its worker, as a crash would, the first time it runs (creating the file
+    ``marker``); once ``marker`` exists, runs and notes ``token`` under 'runs'. With
+    MAX_DELIVERIES=1 its first run makes it a dead letter that runs when requeued."""
+    import os
+
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        _record("started", token)
+        os._exit(3)
+    _record("runs", token)
