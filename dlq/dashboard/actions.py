@@ -79,7 +79,7 @@ class QueueAction(ABC):
 
 class Pause(QueueAction):
     name = "pause"
-    title = "Pause queue"
+    title = "Pause"
     button = "Yes, pause it"
 
     def __init__(self, queue: str, backend: SupportsPause, duration: timedelta) -> None:
@@ -120,7 +120,7 @@ class Pause(QueueAction):
 
 class Resume(QueueAction):
     name = "resume"
-    title = "Resume queue"
+    title = "Resume"
     button = "Yes, resume it"
 
     def __init__(self, queue: str, backend: SupportsPause) -> None:
@@ -219,7 +219,7 @@ class Purge(QueueAction):
 
 class Clear(QueueAction):
     name = "clear"
-    title = "Clear queue"
+    title = "Clear"
     button = "Yes, clear it"
     deletes = True
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 else:  # ModelAdmin is generic for type checkers only
     _ModelAdmin = admin.ModelAdmin
 
-Page = Callable[..., HttpResponse]
+_Page = Callable[..., HttpResponse]
 
 
 class DashboardAdmin(_ModelAdmin):
@@ -71,7 +71,7 @@ class DashboardAdmin(_ModelAdmin):
             path("queue/<path:queue>/", self._page(views.queue), name=f"{prefix}_queue"),
         ]
 
-    def _page(self, view: Page) -> Page:
+    def _page(self, view: _Page) -> _Page:
         """``view`` behind the admin's checks and the view permission, given the page
         context the admin's templates need and the user's :class:`Access`."""
 

@@ -35,8 +35,10 @@ from dlq.dashboard import display
 from dlq.dashboard.actions import ACTION_NAMES, ActionError, QueueAction, build_action
 from dlq.dashboard.gather import (
     PAGE_SIZE,
+    DeadRow,
     Overview,
     QueueRow,
+    WaitingRow,
     dashboard_queues,
     find_job,
     overview,
@@ -46,7 +48,7 @@ from dlq.dashboard.permissions import Access
 from dlq.domain.durations import DURATION_SYNTAX
 from dlq.exceptions import ConfigurationError, DLQError
 from dlq.models import Dashboard
-from dlq.status import CronRow, cron_rows
+from dlq.status import CronRow, QueueStatus, cron_rows
 
 __all__ = ["action", "cron", "job", "queue", "queues", "queues_json", "url"]
 
@@ -192,7 +194,9 @@ def _held_rows(request: HttpRequest, row: QueueRow, now: datetime) -> list[dict[
     return held
 
 
-def _waiting_row(request: HttpRequest, queue: str, row: Any, access: Access) -> dict[str, Any]:
+def _waiting_row(
+    request: HttpRequest, queue: str, row: WaitingRow, access: Access
+) -> dict[str, Any]:
     job = row.job
     return {
         "position": f"{row.position:,}",
@@ -205,7 +209,7 @@ def _waiting_row(request: HttpRequest, queue: str, row: Any, access: Access) -> 
     }
 
 
-def _dead_row(request: HttpRequest, queue: str, row: Any, access: Access) -> dict[str, Any]:
+def _dead_row(request: HttpRequest, queue: str, row: DeadRow, access: Access) -> dict[str, Any]:
     letter = row.letter
     job_id = letter.job_id
     return {
@@ -224,11 +228,11 @@ def _dead_row(request: HttpRequest, queue: str, row: Any, access: Access) -> dic
 
 def _pages(
     request: HttpRequest,
-    waiting: tuple[object, ...] | None,
-    dead: tuple[object, ...] | None,
+    waiting: tuple[WaitingRow, ...] | None,
+    dead: tuple[DeadRow, ...] | None,
     waiting_page: int,
     dead_page: int,
-    status: Any,
+    status: QueueStatus,
 ) -> dict[str, str | None]:
     """Links to the previous and next pages of each list (None where there is none)."""
 
@@ -373,9 +377,7 @@ def action(request: HttpRequest, context: dict[str, Any], action: str, queue: st
         "admin/dlq/confirm.html",
         {
             **context,
-            "title": f"{chosen.title} {queue}"
-            if chosen.name in ("pause", "resume", "clear")
-            else chosen.title,
+            "title": f"{chosen.title}: queue {queue}",
             "queue": queue,
             "description": description,
             "fields": sorted(chosen.fields().items()),

@@ -1,5 +1,5 @@
-"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against Django's
-live server, with a real ``queue_runner`` working the queue on Redis.
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against a real
+``runserver`` process, with a real ``queue_runner`` working the queue on Redis.
 
 The scenario an operator goes through: log in; watch the queue fill and a runner drain
 it (the page refreshing itself, never reloading); pause the queue and see jobs wait;
@@ -9,21 +9,32 @@ page is saved under ``$DLQ_SCREENSHOTS`` (or the test's temporary directory).
 Playwright must drive the Chromium at :data:`CHROMIUM` (``scripts/test`` installs both);
 it never downloads a browser. Without them the test is skipped, except under
 ``CI=true``, where that is a failure.
+
+The server is a process of its own (not pytest-django's live server, a thread that would
+live on in the test process for the rest of the session, where other tests fork), with a
+SQLite database of the test's own for its users, sessions and the admin's log.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from django.contrib.admin.models import LogEntry
 
-from tests.integration.dashboard_fixtures import make_user
-from tests.integration.runner_harness import REDIS_HOST, REDIS_PORT, Lab, lab_fixture, wait_until
+from tests.integration.runner_harness import (
+    START_TIMEOUT_S,
+    Lab,
+    free_ports,
+    lab_fixture,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -43,7 +54,13 @@ FLAGS = [
 ]
 #: Generous, for a loaded two-core machine: how long to wait for the page to show a state.
 WAIT_MS = 60_000
-PASSWORD = "a-browser-test-password"  # the test user's, in the test database
+USERNAME, PASSWORD = "operator", "a-browser-test-password"  # in the server's own database
+#: Makes the test's user: a staff user with the dashboard's three permissions.
+MAKE_USER = f"""
+from django.contrib.auth.models import Permission, User
+user = User.objects.create_user({USERNAME!r}, password={PASSWORD!r}, is_staff=True)
+user.user_permissions.add(*Permission.objects.filter(content_type__app_label="dlq"))
+"""
 
 
 def _unavailable(reason: str) -> None:
@@ -89,13 +106,39 @@ def wait_for_cell(page: Page, queue: str, field: str, value: str) -> None:
     )
 
 
+def serve(lab: Lab, tmp_path: Path) -> tuple[str, str]:
+    """Start a ``runserver`` for the lab's queues; its URL, and its settings module for the
+    runner (the same queue settings, the same database)."""
+    queues = lab.settings(workers={"default": 1}, MAX_DELIVERIES=1)
+    web = f"web_settings_{uuid.uuid4().hex[:8]}"
+    database = tmp_path / "web.sqlite3"
+    (tmp_path / f"{web}.py").write_text(
+        f"from {queues} import *  # noqa: F403\n"
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(database)!r}}}}}\n"
+        "ALLOWED_HOSTS = ['127.0.0.1']\n"
+    )
+    for command in (("migrate", "--noinput"), ("shell", "-c", MAKE_USER)):
+        done = lab.run_command(web, *command)
+        assert done.returncode == 0, done.stdout + done.stderr
+    port = free_ports(1)
+    # --insecure: serve the static files (the page's script) without DEBUG.
+    server = lab.start(web, f"127.0.0.1:{port}", "--noreload", "--insecure", command="runserver")
+
+    def answers() -> bool:
+        if server.popen.poll() is not None:
+            pytest.fail(f"runserver exited ({server.popen.returncode}):\n{server.log()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    wait_until(answers, START_TIMEOUT_S, "runserver to answer")
+    return f"http://127.0.0.1:{port}", web
+
+
 def test_an_operator_watches_pauses_resumes_and_requeues(
-    live_server: Any,
-    lab: Lab,
-    settings: Any,
-    django_user_model: Any,
-    screenshots: Path,
-    tmp_path: Path,
+    lab: Lab, screenshots: Path, tmp_path: Path
 ) -> None:
     try:
         from playwright.sync_api import sync_playwright
@@ -105,46 +148,37 @@ def test_an_operator_watches_pauses_resumes_and_requeues(
     if not shutil.which(CHROMIUM):
         _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
         return
-
-    # The live server (this process) and the runner see the same queue on Redis.
-    settings.LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.reliable_redis.ReliableRedisBackend"
-    settings.LIGHTWEIGHT_QUEUE_REDIS_HOST = REDIS_HOST
-    settings.LIGHTWEIGHT_QUEUE_REDIS_PORT = REDIS_PORT
-    settings.LIGHTWEIGHT_QUEUE_REDIS_PREFIX = lab.prefix
-    settings.LIGHTWEIGHT_QUEUE_WORKERS = {"default": 1}
-    settings.LIGHTWEIGHT_QUEUE_MAX_DELIVERIES = 1
-    runner_settings = lab.settings(workers={"default": 1}, MAX_DELIVERIES=1)
-    user = make_user(django_user_model, "view", "operate", "payloads", password=PASSWORD)
+    base, settings = serve(lab, tmp_path)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.set_default_timeout(WAIT_MS)
-            operate(
-                page, live_server.url, user.username, lab, runner_settings, screenshots, tmp_path
-            )
+            operate(page, base, lab, settings, screenshots, tmp_path)
         finally:
             browser.close()
 
-    logged = [m.change_message for m in LogEntry.objects.filter(user=user).order_by("id")]
-    assert [message.split(" ", 1)[0] for message in logged] == ["Paused", "Resumed", "Requeued"]
+    with sqlite3.connect(tmp_path / "web.sqlite3") as log:
+        logged = log.execute(
+            "SELECT u.username, l.change_message FROM django_admin_log l"
+            " JOIN auth_user u ON u.id = l.user_id ORDER BY l.id"
+        ).fetchall()
+    assert [(user, message.split(" ", 1)[0]) for user, message in logged] == [
+        (USERNAME, "Paused"),
+        (USERNAME, "Resumed"),
+        (USERNAME, "Requeued"),
+    ]
 
 
 def operate(
-    page: Page,
-    base: str,
-    username: str,
-    lab: Lab,
-    runner_settings: str,
-    screenshots: Path,
-    tmp_path: Path,
+    page: Page, base: str, lab: Lab, runner_settings: str, screenshots: Path, tmp_path: Path
 ) -> None:
     dashboard = f"{base}/admin/dlq/dashboard/"
 
     # Log in through the admin's form.
     page.goto(f"{base}/admin/login/?next=/admin/dlq/dashboard/")
-    page.fill("#id_username", username)
+    page.fill("#id_username", USERNAME)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(dashboard)
