@@ -6,9 +6,9 @@ waiting jobs and dead letters, a page at a time; the cron entries; one job. Acti
 pause for a duration, resume, requeue one or every dead letter, purge dead letters,
 clear a queue, each confirmed, POSTed with Django's CSRF token and logged.
 
-Modules: :mod:`.site` (the admin class and URLs), :mod:`.views` (the pages),
-:mod:`.gather` (what they show, read from the backends), :mod:`.display` (how it is
-written), :mod:`.actions`, :mod:`.permissions`, :mod:`.results` (stored results, the
-place the job lifecycle's results join). The numbers are :mod:`dlq.status`'s, shared
-with ``manage.py queue_status``.
+Modules: :mod:`.site` (the admin class and URLs), :mod:`.views` (the pages that show),
+:mod:`.operate` (the page that acts), :mod:`.gather` (what they show, read from the
+backends), :mod:`.display` (how it is written), :mod:`.actions`, :mod:`.permissions`,
+:mod:`.results` (stored results, the place the job lifecycle's results join). The
+numbers are :mod:`dlq.status`'s, shared with ``manage.py queue_status``.
 """

@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from dlq.dashboard import views
+from dlq.dashboard import operate, views
 from dlq.dashboard.permissions import Access
 from dlq.models import Dashboard
 
@@ -64,7 +64,7 @@ class DashboardAdmin(_ModelAdmin):
             path("job/", self._page(views.job), name=f"{prefix}_job"),
             path(
                 "action/<slug:action>/<path:queue>/",
-                self._page(views.action),
+                self._page(operate.action),
                 name=f"{prefix}_action",
             ),
             # Last: a queue's name may hold slashes.

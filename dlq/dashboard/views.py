@@ -1,10 +1,9 @@
-"""The dashboard's pages. :class:`dlq.dashboard.site.DashboardAdmin` serves them under the
-admin's URLs, after the admin's login check and the view permission; each gets the
-admin's page context and the user's :class:`~dlq.dashboard.permissions.Access`.
+"""The dashboard's pages that show (those that act are :mod:`.operate`).
 
-Only queues the configuration names are shown or acted on; any other name is a 404.
-Actions are confirmed on a page (GET, which changes nothing) and done by its POST (with
-Django's CSRF token), then logged in the admin's log entries with the user.
+:class:`dlq.dashboard.site.DashboardAdmin` serves them under the admin's URLs, after the
+admin's login check and the view permission; each gets the admin's page context and the
+user's :class:`~dlq.dashboard.permissions.Access`. Only queues the configuration names
+are shown; any other name is a 404.
 """
 
 from __future__ import annotations
@@ -14,15 +13,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import messages
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseRedirect,
     JsonResponse,
 )
 from django.shortcuts import render
@@ -32,7 +26,7 @@ from dlq.conf import DjangoRuntime, get_runtime
 from dlq.core.protocols import SupportsClear, SupportsDeadLetters, SupportsPause
 from dlq.cron_jobs import cron_configuration
 from dlq.dashboard import display
-from dlq.dashboard.actions import ACTION_NAMES, ActionError, QueueAction, build_action
+from dlq.dashboard.actions import ACTION_NAMES
 from dlq.dashboard.gather import (
     PAGE_SIZE,
     DeadRow,
@@ -46,11 +40,10 @@ from dlq.dashboard.gather import (
 )
 from dlq.dashboard.permissions import Access
 from dlq.domain.durations import DURATION_SYNTAX
-from dlq.exceptions import ConfigurationError, DLQError
-from dlq.models import Dashboard
+from dlq.exceptions import ConfigurationError
 from dlq.status import CronRow, QueueStatus, cron_rows
 
-__all__ = ["action", "cron", "job", "queue", "queues", "queues_json", "url"]
+__all__ = ["configured_workers", "cron", "job", "queue", "queues", "queues_json", "url"]
 
 #: The deepest page of waiting jobs or dead letters the queue page goes to: each page
 #: costs about its offset to read, and a million rows in is far enough to look by hand.
@@ -66,7 +59,7 @@ def url(request: HttpRequest, name: str, *args: str, query: Mapping[str, str] | 
     return f"{path}?{urlencode(query)}" if query else path
 
 
-def _configured(runtime: DjangoRuntime, queue: str) -> int:
+def configured_workers(runtime: DjangoRuntime, queue: str) -> int:
     """The worker count of ``queue``; 404 unless the configuration names it."""
     queues = dashboard_queues(runtime)
     if queue not in queues:
@@ -131,7 +124,7 @@ def queues_json(request: HttpRequest, context: dict[str, Any]) -> JsonResponse:
 
 def queue(request: HttpRequest, context: dict[str, Any], queue: str) -> HttpResponse:
     runtime = get_runtime()
-    workers = _configured(runtime, queue)
+    workers = configured_workers(runtime, queue)
     waiting_page, dead_page = _page_number(request, "waiting"), _page_number(request, "dead")
     detail = queue_detail(
         runtime,
@@ -162,7 +155,7 @@ def queue(request: HttpRequest, context: dict[str, Any], queue: str) -> HttpResp
             "in_progress": _held_rows(request, detail.row, detail.now),
             "waiting": [_waiting_row(request, queue, row, access) for row in detail.waiting or ()],
             "dead": [_dead_row(request, queue, row, access) for row in detail.dead or ()],
-            "pages": _pages(request, detail.waiting, detail.dead, waiting_page, dead_page, status),
+            "pages": _pages(detail.waiting, detail.dead, waiting_page, dead_page, status),
             "can": can,
             "actions": {
                 name.replace("-", "_"): url(request, "action", name, queue) for name in ACTION_NAMES
@@ -227,7 +220,6 @@ def _dead_row(request: HttpRequest, queue: str, row: DeadRow, access: Access) ->
 
 
 def _pages(
-    request: HttpRequest,
     waiting: tuple[WaitingRow, ...] | None,
     dead: tuple[DeadRow, ...] | None,
     waiting_page: int,
@@ -303,7 +295,7 @@ def job(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
     runtime = get_runtime()
     queue_name = request.GET.get("queue", "")
     job_id = request.GET.get("id", "")
-    _configured(runtime, queue_name)
+    configured_workers(runtime, queue_name)
     if not job_id:
         raise Http404("no job id given: the URL needs ?queue=QUEUE&id=JOB_ID")
     finding = find_job(runtime, queue_name, job_id)
@@ -336,72 +328,3 @@ def job(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
             "not_available": display.NOT_AVAILABLE,
         },
     )
-
-
-# -- actions ---------------------------------------------------------------------------
-
-
-def action(request: HttpRequest, context: dict[str, Any], action: str, queue: str) -> HttpResponse:
-    """GET: the confirmation page, which changes nothing. POST: do it, log it, go back."""
-    access: Access = context["access"]
-    if not access.operate:
-        raise PermissionDenied("acting on queues needs the permission dlq.operate_queues")
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-    if action not in ACTION_NAMES:
-        raise Http404(f"{action!r} is not an action of the dashboard")
-    runtime = get_runtime()
-    _configured(runtime, queue)
-    back = url(request, "queue", queue)
-    form = request.POST if request.method == "POST" else request.GET
-    fields = {name: form.get(name, "") for name in ("duration", "job_id")}
-    now = runtime.now()
-    try:
-        chosen = build_action(action, queue, runtime.backend_for(queue), fields)
-        if request.method == "POST":
-            return _perform(request, chosen, back)
-        description = chosen.describe(now)
-    except (ActionError, DLQError) as exc:
-        message = exc.message if isinstance(exc, ActionError) else str(exc)
-        if request.method == "POST":
-            messages.error(request, f"Nothing was done: {message}")
-            return HttpResponseRedirect(back)
-        return render(
-            request,
-            "admin/dlq/confirm.html",
-            {**context, "title": f"Cannot do that: queue {queue}", "error": message, "back": back},
-            status=400 if isinstance(exc, ActionError) else 503,
-        )
-    return render(
-        request,
-        "admin/dlq/confirm.html",
-        {
-            **context,
-            "title": f"{chosen.title}: queue {queue}",
-            "queue": queue,
-            "description": description,
-            "fields": sorted(chosen.fields().items()),
-            "button": chosen.button,
-            "deletes": chosen.deletes,
-            "back": back,
-        },
-    )
-
-
-def _perform(request: HttpRequest, chosen: QueueAction, back: str) -> HttpResponse:
-    """Do ``chosen`` (raising what it raises), log it with the user, and go back."""
-    if request.POST.get("confirmed") != "yes":
-        raise ActionError("the action was not confirmed (the form lacks confirmed=yes)")
-    done = chosen.perform(get_runtime().now())
-    user_id = request.user.pk
-    assert user_id is not None  # admin_view let in only a logged-in staff user
-    LogEntry.objects.create(
-        user_id=user_id,
-        content_type=ContentType.objects.get_for_model(Dashboard),
-        object_id=chosen.queue,
-        object_repr=f"queue {chosen.queue}"[:200],
-        action_flag=DELETION if chosen.deletes else CHANGE,
-        change_message=done,
-    )
-    messages.success(request, done)
-    return HttpResponseRedirect(back)

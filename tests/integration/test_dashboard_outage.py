@@ -139,3 +139,44 @@ def test_an_unreachable_database(login: Login, healthy: DjangoRuntime, settings:
         del connections.settings[through]
         proxy.cut()
         database.drop()
+
+
+class BrokenBackend:
+    """A backend of another project whose store fails with an error of its own, whose
+    message holds a secret (as a driver's may quote a URL with its password)."""
+
+    def startup(self, queue: str) -> None:
+        pass
+
+    def enqueue(self, job: Job, queue: str) -> None:
+        raise ConnectionResetError("redis://:hunter2@cache:6379 reset the connection")
+
+    def bulk_enqueue(self, jobs: object, queue: str) -> None:
+        raise ConnectionResetError("redis://:hunter2@cache:6379 reset the connection")
+
+    def dequeue(self, queue: str, worker_number: int, timeout_s: float, **kwargs: object) -> None:
+        return None
+
+    def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: object) -> None:
+        pass
+
+    def length(self, queue: str) -> int:
+        raise ConnectionResetError("redis://:hunter2@cache:6379 reset the connection")
+
+
+def test_a_backend_failing_with_an_error_of_its_own(
+    login: Login, healthy: DjangoRuntime, settings: Any
+) -> None:
+    settings.LIGHTWEIGHT_QUEUE_BACKEND = f"{__name__}.BrokenBackend"
+    enqueue(healthy, "healthy", 2)
+    client = login("view", "operate", "payloads")
+    data = json.loads(client.get(BASE + "status.json").content)
+    state = {row["queue"]: row for row in data["queues"]}["down"]["cells"]["state"]
+    assert state == (
+        "unreachable: ConnectionResetError while reading the status of 'down'"
+        " (the details are in the server's log)"
+    )
+    page = client.get(BASE + "queue/down/")
+    assert page.status_code == 200
+    assert b"ConnectionResetError" in page.content
+    assert b"hunter2" not in page.content
