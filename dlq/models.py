@@ -1,6 +1,7 @@
-"""The database backend's tables (``dlq.backends.database``), created by ``manage.py migrate``.
+"""The database backend's tables (``dlq.backends.database``), created by ``manage.py migrate``,
+and :class:`Dashboard`, which has no table and carries the queue dashboard's permissions.
 
-The backend reads and writes them with its own SQL (see
+The backend reads and writes its tables with its own SQL (see
 :mod:`dlq.backends.database.schema` for what each column means); the models are here so
 that Django's migrations create them and so that you can look at them with the ORM or the
 admin. Change rows only through dlq's commands: the backend relies on what it writes.
@@ -15,7 +16,16 @@ from django.db.models.functions import Now
 
 from dlq.backends.database import schema
 
-__all__ = ["Claim", "CronFiring", "DeadJob", "QueueState", "QueuedJob", "SlotState", "UtcNow"]
+__all__ = [
+    "Claim",
+    "CronFiring",
+    "Dashboard",
+    "DeadJob",
+    "QueueState",
+    "QueuedJob",
+    "SlotState",
+    "UtcNow",
+]
 
 
 class UtcNow(Now):
@@ -119,3 +129,38 @@ class CronFiring(models.Model):
 
     def __str__(self) -> str:
         return f"cron entry {self.entry_id}"
+
+
+class Dashboard(models.Model):
+    """The queue dashboard's place in the admin, and its three permissions; no table.
+
+    The admin lists a registered model on its index and checks permissions per model, so
+    the dashboard (:mod:`dlq.dashboard`) is registered as this model's admin. Django
+    creates the permissions on ``manage.py migrate`` from migration 0002; grant them to
+    staff users or groups in the admin's user pages:
+
+    * ``dlq.view_dashboard``: see the queues, cron entries and jobs (task names, ids,
+      times, counts, reasons), never a job's arguments or payload;
+    * ``dlq.operate_queues``: pause, resume and clear queues, requeue and purge dead
+      letters (with ``view_dashboard``, to reach the buttons);
+    * ``dlq.view_payloads``: see job arguments and raw payloads, which may hold personal
+      data.
+    """
+
+    class Meta:
+        managed = False  # nothing to store: what it shows lives in the queues' backends
+        db_table = "dlq_dashboard"
+        default_permissions = ()
+        permissions = [
+            ("view_dashboard", "Can see the queue dashboard"),
+            (
+                "operate_queues",
+                "Can pause, resume and clear queues and requeue or purge dead letters",
+            ),
+            ("view_payloads", "Can see job arguments and payloads on the queue dashboard"),
+        ]
+        verbose_name = "queue dashboard"
+        verbose_name_plural = "queues"
+
+    def __str__(self) -> str:
+        return "queue dashboard"

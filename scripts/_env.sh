@@ -152,3 +152,16 @@ ensure_sentinel() {
   fi
   return 0
 }
+
+# ensure_chromium: Debian's Chromium at /usr/bin/chromium, for the dashboard's browser tests
+# (Playwright drives it; it never downloads a browser of its own). Without it and without
+# root, say so and go on: those tests skip locally (and fail under CI=true).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  if can_install; then
+    apt_install chromium
+  else
+    echo "The dashboard's browser tests need Chromium (sudo apt-get install chromium);" >&2
+    echo "without it they are skipped." >&2
+  fi
+}

@@ -1,3 +1,7 @@
+from django.contrib import admin
 from django.urls import include, path
 
-urlpatterns = [path("dlq/", include("dlq.urls"))]
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("dlq/", include("dlq.urls")),
+]

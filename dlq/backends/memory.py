@@ -14,6 +14,7 @@ In a test (see :mod:`dlq.testing` for the pytest fixture and assertions)::
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict, deque
@@ -218,6 +219,25 @@ class InMemoryBackend:
     def in_progress(self, queue: str) -> Mapping[int, Sequence[Job]]:
         with self._changed:
             return {n: [job] for (name, n), job in self._in_progress.items() if name == queue}
+
+    def slot_leases(self, queue: str) -> Mapping[int, str]:
+        with self._changed:
+            now = self._clock()
+            return {
+                number: owner
+                for (name, number), (owner, until) in self._leases.items()
+                if name == queue and until > now
+            }
+
+    def waiting_page(self, queue: str, offset: int, limit: int) -> Sequence[bytes]:
+        """``SupportsBrowse``: the head of the deque is the next job."""
+        with self._changed:
+            return list(itertools.islice(self._queues[queue], offset, offset + max(0, limit)))
+
+    def dead_letter_page(self, queue: str, offset: int, limit: int) -> Sequence[DeadLetter]:
+        with self._changed:
+            newest_first = reversed(self._dead[queue])
+            return list(itertools.islice(newest_first, offset, offset + max(0, limit)))
 
     # For tests (see dlq.testing)
 

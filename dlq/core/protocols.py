@@ -27,6 +27,7 @@ __all__ = [
     "ProgressCallback",
     "Runtime",
     "StopSignal",
+    "SupportsBrowse",
     "SupportsCallDeadline",
     "SupportsClaim",
     "SupportsClear",
@@ -34,6 +35,7 @@ __all__ = [
     "SupportsDeadLetters",
     "SupportsDeduplicate",
     "SupportsInspection",
+    "SupportsLeaseInspection",
     "SupportsPause",
     "SupportsRelease",
     "SupportsSlotLease",
@@ -209,6 +211,30 @@ class SupportsRelease(Protocol):
 class SupportsInspection(Protocol):
     def in_progress(self, queue: str) -> Mapping[int, Sequence[Job]]:
         """The jobs each worker slot of ``queue`` has taken and not yet acknowledged."""
+
+
+@runtime_checkable
+class SupportsBrowse(Protocol):
+    """Reading a queue one page at a time, as the dashboard does: never a whole list.
+
+    Each call costs about ``offset + limit`` items, whatever the queue's length, so the
+    first pages of a queue of millions answer as fast as those of an empty one.
+    """
+
+    def waiting_page(self, queue: str, offset: int, limit: int) -> Sequence[bytes]:
+        """Up to ``limit`` payloads waiting in ``queue``, exactly as queued, in the order
+        workers will take them, skipping the first ``offset`` (0: the next job to run)."""
+
+    def dead_letter_page(self, queue: str, offset: int, limit: int) -> Sequence[DeadLetter]:
+        """Up to ``limit`` dead letters of ``queue``, newest first, skipping ``offset``;
+        empty for a backend that keeps none."""
+
+
+@runtime_checkable
+class SupportsLeaseInspection(Protocol):
+    def slot_leases(self, queue: str) -> Mapping[int, str]:
+        """Worker number to owner, for each slot of ``queue`` a runner leases now (see
+        :class:`SupportsSlotLease`): the workers that are running."""
 
 
 @runtime_checkable

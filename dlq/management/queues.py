@@ -22,6 +22,7 @@ from dlq.core.settings import PREFIX, QueueSettings
 from dlq.domain.durations import format_duration
 from dlq.exceptions import DLQError
 from dlq.management.options import configured_runtime
+from dlq.status import backend_label, known_queues  # shared with the dashboard
 
 __all__ = [
     "add_confirmation_argument",
@@ -38,11 +39,6 @@ __all__ = [
     "stdin_from",
     "warn_if_unknown",
 ]
-
-
-def known_queues(settings: QueueSettings) -> list[str]:
-    """Every queue the configuration names (in WORKERS or BACKEND_OVERRIDES), sorted."""
-    return sorted(set(settings.WORKERS) | set(settings.BACKEND_OVERRIDES))
 
 
 def configured_queue(stderr: OutputWrapper, options: dict[str, Any]) -> tuple[str, DjangoRuntime]:
@@ -69,11 +65,6 @@ def warn_if_unknown(stderr: OutputWrapper, settings: QueueSettings, queue: str) 
     if close:
         message += f"; did you mean {close[0]!r}?"
     stderr.write(message)
-
-
-def backend_label(backend: Backend) -> str:
-    cls = type(backend)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def missing_capability(backend: Backend, capability: type[object], what: str) -> CommandError:

@@ -26,7 +26,7 @@ from dlq.core.protocols import (
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Rejected, Succeeded, TimedOut
 from dlq.worker.stop_flag import StopFlag
-from tests.backends import KINDS, MAX_DELIVERIES, BackendKind
+from tests.backends import MAX_DELIVERIES, BackendKind
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 QUEUE = "contract"
@@ -34,17 +34,6 @@ QUEUE = "contract"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@pytest.fixture(params=sorted(KINDS))
-def kind(request: pytest.FixtureRequest) -> BackendKind:
-    return KINDS[request.param]
-
-
-@pytest.fixture
-def backend(kind: BackendKind, request: pytest.FixtureRequest) -> Iterator[Backend]:
-    with kind.instance(request) as backend:
-        yield backend
 
 
 def job(number: int, path: str = "tests.testapp.tasks.add") -> Job:

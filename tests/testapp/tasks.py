@@ -233,3 +233,18 @@ def break_connection(token: str) -> None:
     _record("connections", token, identity, False, 0)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+@task()
+def crash_first_time(token: str, marker: str) -> None:
+    """Ends its worker, as a crash would, the first time it runs (creating the file
+    ``marker``); once ``marker`` exists, runs and notes ``token`` under 'runs'. With
+    MAX_DELIVERIES=1 its first run makes it a dead letter that runs when requeued."""
+    import os
+
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        _record("started", token)
+        os._exit(3)
+    _record("runs", token)

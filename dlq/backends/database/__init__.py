@@ -54,8 +54,8 @@ Connections: enqueue uses Django's connection of ``LIGHTWEIGHT_QUEUE_DATABASE_AL
 (so it joins the caller's transaction, see :mod:`.enqueue`); workers and commands use
 connections of the backend's own (:mod:`.connection`). Modules: :mod:`.schema` (tables),
 :mod:`.sql` (statements per vendor), :mod:`.slots` (claims and hand-out),
-:mod:`.recovery`, :mod:`.admin` (everything else), :mod:`.postgres`, :mod:`.mysql`,
-:mod:`.sqlite` (sessions).
+:mod:`.recovery`, :mod:`.admin` (everything else), :mod:`.browse` (the dashboard's paged
+reads), :mod:`.postgres`, :mod:`.mysql`, :mod:`.sqlite` (sessions).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from dlq.backends.database import admin
+from dlq.backends.database import admin, browse
 from dlq.backends.database.connection import (
     Contended,
     DatabaseTarget,
@@ -358,6 +358,26 @@ class DatabaseBackend:
                 f"inspecting the workers of {queue!r}",
                 lambda s: admin.in_progress(s, self._d, queue),
             )
+
+    # -- SupportsBrowse, SupportsLeaseInspection (the dashboard's reads; see .browse) ---------
+
+    def waiting_page(self, queue: str, offset: int, limit: int) -> Sequence[bytes]:
+        return self._run(
+            f"reading waiting jobs of {queue!r}",
+            lambda s: browse.waiting_page(s, self._d, queue, offset, limit),
+        )
+
+    def dead_letter_page(self, queue: str, offset: int, limit: int) -> Sequence[DeadLetter]:
+        return self._run(
+            f"reading dead letters of {queue!r}",
+            lambda s: browse.dead_letter_page(s, self._d, queue, offset, limit),
+        )
+
+    def slot_leases(self, queue: str) -> Mapping[int, str]:
+        return self._run(
+            f"reading the worker leases of {queue!r}",
+            lambda s: browse.slot_leases(s, self._d, queue),
+        )
 
 
 def _positive(ttl_s: float) -> None:

@@ -22,7 +22,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from dlq.backends.redis import admin
+from dlq.backends.redis import admin, browse
 from dlq.backends.redis import dead_letters as dead
 from dlq.backends.redis.bounded import ConfirmingDispatcher
 from dlq.backends.redis.connection import RedisTarget, as_int, backend_error
@@ -367,6 +367,20 @@ class RedisBackendBase:
                 for number in admin.slot_numbers(self._client, self._keys, queue)
             }
         return {number: jobs for number, jobs in slots.items() if jobs}
+
+    # -- SupportsBrowse, SupportsLeaseInspection (the dashboard's reads; see .browse) -------
+
+    def waiting_page(self, queue: str, offset: int, limit: int) -> Sequence[bytes]:
+        with self._talking(f"reading waiting jobs of {queue!r}"):
+            return browse.waiting_page(self._client, self._keys, queue, offset, limit)
+
+    def dead_letter_page(self, queue: str, offset: int, limit: int) -> Sequence[DeadLetter]:
+        with self._talking(f"reading dead letters of {queue!r}"):
+            return browse.dead_letter_page(self._client, self._keys, queue, offset, limit)
+
+    def slot_leases(self, queue: str) -> Mapping[int, str]:
+        with self._talking(f"reading the worker leases of {queue!r}"):
+            return browse.slot_leases(self._client, self._keys, queue)
 
 
 def _ms(seconds: float) -> int:

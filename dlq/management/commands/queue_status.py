@@ -1,182 +1,60 @@
 """``manage.py queue_status [QUEUE ...] [--json]``: what each queue is doing now.
 
-The report is built as data first (:class:`QueueStatus`) and then written as text or
-JSON, so a new section (cron, say) is one more key in :meth:`Command.report` and one
-more block in :meth:`Command.write_text`.
+The report is gathered as data by :mod:`dlq.status` (which the dashboard reads too) and
+then written as text or JSON, so a new section (cron, say) is one more key in
+:meth:`Command.report` and one more block in :meth:`Command.write_text`.
 """
 
 from __future__ import annotations
 
 import json
 from argparse import ArgumentParser
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dlq.conf import DjangoRuntime
-from dlq.core.protocols import (
-    Backend,
-    SupportsDeadLetters,
-    SupportsInspection,
-    SupportsPause,
-)
 from dlq.cron_jobs import last_fired
 from dlq.domain.cron.entry import CronEntry
-from dlq.domain.envelope import Job, JSONValue
-from dlq.exceptions import ConfigurationError, DLQError
+from dlq.domain.envelope import JSONValue
+from dlq.exceptions import ConfigurationError
 from dlq.management.options import add_config_argument, configured_runtime
-from dlq.management.queues import (
-    backend_label,
-    format_remaining,
-    format_time,
-    known_queues,
-    printable,
-)
+from dlq.management.queues import format_remaining, format_time, printable
+from dlq.status import QueueStatus, known_queues, queue_status
 
 NOT_AVAILABLE = "n/a"
 
 
-@dataclass(frozen=True, slots=True)
-class TakenJob:
-    """A job a worker slot has taken and not yet finished."""
-
-    worker: int
-    job_id: str
-    path: str
-    attempt: int
-
-    def as_json(self) -> dict[str, JSONValue]:
-        return {
-            "worker": self.worker,
-            "job_id": self.job_id,
-            "path": self.path,
-            "attempt": self.attempt,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStatus:
-    """One queue's state. ``None`` in a capability's field means the backend lacks it
-    (listed in ``unsupported``), except ``paused_until``, which is also None when running.
-    """
-
-    queue: str
-    backend: str
-    workers: int
-    configured: bool
-    length: int | None = None
-    paused_until: datetime | None = None
-    in_progress: tuple[TakenJob, ...] | None = None
-    dead_letters: int | None = None
-    unsupported: tuple[str, ...] = ()
-    error: str | None = None
-
-    @property
-    def can_pause(self) -> bool:
-        return SupportsPause.__name__ not in self.unsupported
-
-    def as_json(self) -> dict[str, JSONValue]:
-        return {
-            "queue": self.queue,
-            "backend": self.backend,
-            "workers": self.workers,
-            "configured": self.configured,
-            "length": self.length,
-            "paused": (self.paused_until is not None) if self.can_pause else None,
-            "paused_until": None if self.paused_until is None else self.paused_until.isoformat(),
-            "in_progress": None
-            if self.in_progress is None
-            else [job.as_json() for job in self.in_progress],
-            "dead_letters": self.dead_letters,
-            "unsupported": list(self.unsupported),
-            "error": self.error,
-        }
-
-    def lines(self, now: datetime) -> list[str]:
-        note = "" if self.configured else "; not in the configuration"
-        lines = [f"Queue {self.queue} ({self.backend}, {self.workers} worker(s){note})"]
-        if self.error is not None:
-            return [*lines, f"  error:        {self.error}"]
-        lines.append(f"  waiting:      {self.length} job(s)")
-        if not self.can_pause:
-            state = NOT_AVAILABLE
-        elif self.paused_until is None:
-            state = "running"
-        else:
-            left = format_remaining(self.paused_until - now)
-            state = f"paused until {format_time(self.paused_until)} ({left} left)"
-        lines.append(f"  state:        {state}")
-        if self.in_progress is None:
-            lines.append(f"  in progress:  {NOT_AVAILABLE}")
-        elif not self.in_progress:
-            lines.append("  in progress:  none")
-        else:
-            lines.append(f"  in progress:  {len(self.in_progress)} job(s)")
-            lines.extend(
-                f"    slot {job.worker}: {printable(job.job_id, 64)}"
-                f" {printable(job.path, 120)} (attempt {job.attempt})"
-                for job in self.in_progress
-            )
-        dead = NOT_AVAILABLE if self.dead_letters is None else str(self.dead_letters)
-        lines.append(f"  dead letters: {dead}")
-        return lines
-
-
-def taken_jobs(slots: Mapping[int, Sequence[Job]]) -> tuple[TakenJob, ...]:
-    """The jobs each slot holds, by worker number (the running one first in each)."""
-    return tuple(
-        TakenJob(worker, job.id, job.path, job.attempts)
-        for worker in sorted(slots)
-        for job in slots[worker]
-    )
-
-
-def queue_status(runtime: DjangoRuntime, queue: str) -> QueueStatus:
-    """What ``queue``'s backend can tell about it; a capability it lacks is left as None."""
-    settings = runtime.settings
-    status = QueueStatus(
-        queue=queue,
-        backend=settings.backend_path_for(queue),
-        workers=settings.WORKERS.get(queue, 0),
-        configured=queue in known_queues(settings),
-    )
-    try:
-        return _read(status, runtime.backend_for(queue))
-    except DLQError as exc:
-        # One unreachable backend should not hide the queues on the others.
-        return replace(status, error=str(exc))
-
-
-def _read(status: QueueStatus, backend: Backend) -> QueueStatus:
-    queue = status.queue
-    unsupported = []
-    paused_until = None
-    if isinstance(backend, SupportsPause):
-        paused_until = backend.paused_until(queue)
+def status_lines(status: QueueStatus, now: datetime) -> list[str]:
+    """``status`` as the text report's lines."""
+    note = "" if status.configured else "; not in the configuration"
+    lines = [f"Queue {status.queue} ({status.backend}, {status.workers} worker(s){note})"]
+    if status.error is not None:
+        return [*lines, f"  error:        {status.error}"]
+    lines.append(f"  waiting:      {status.length} job(s)")
+    if not status.can_pause:
+        state = NOT_AVAILABLE
+    elif status.paused_until is None:
+        state = "running"
     else:
-        unsupported.append(SupportsPause.__name__)
-    in_progress = None
-    if isinstance(backend, SupportsInspection):
-        in_progress = taken_jobs(backend.in_progress(queue))
+        left = format_remaining(status.paused_until - now)
+        state = f"paused until {format_time(status.paused_until)} ({left} left)"
+    lines.append(f"  state:        {state}")
+    if status.in_progress is None:
+        lines.append(f"  in progress:  {NOT_AVAILABLE}")
+    elif not status.in_progress:
+        lines.append("  in progress:  none")
     else:
-        unsupported.append(SupportsInspection.__name__)
-    dead_letters = None
-    if isinstance(backend, SupportsDeadLetters):
-        dead_letters = backend.dead_letter_count(queue)
-    else:
-        unsupported.append(SupportsDeadLetters.__name__)
-    return replace(
-        status,
-        backend=backend_label(backend),
-        length=backend.length(queue),
-        paused_until=paused_until,
-        in_progress=in_progress,
-        dead_letters=dead_letters,
-        unsupported=tuple(unsupported),
-    )
+        lines.append(f"  in progress:  {len(status.in_progress)} job(s)")
+        lines.extend(
+            f"    slot {job.worker}: {printable(job.job_id, 64)}"
+            f" {printable(job.path, 120)} (attempt {job.attempt})"
+            for job in status.in_progress
+        )
+    dead = NOT_AVAILABLE if status.dead_letters is None else str(status.dead_letters)
+    lines.append(f"  dead letters: {dead}")
+    return lines
 
 
 class Command(BaseCommand):
@@ -242,5 +120,5 @@ class Command(BaseCommand):
                 " empty); name the queues to show: queue_status QUEUE ..."
             )
         for status in statuses:
-            for line in status.lines(now):
+            for line in status_lines(status, now):
                 self.stdout.write(line)
