@@ -291,3 +291,34 @@ def test_an_unknown_commit_alias_is_a_check_error(runtime: DjangoRuntime) -> Non
     runtime.reset()
     assert [m.obj for m in found] == ["LIGHTWEIGHT_QUEUE_ENQUEUE_ON_COMMIT"]
     assert "'orders' is not a key of DATABASES (its keys: 'default')" in found[0].msg
+
+
+def test_the_synchronous_backend_runs_delays_at_once_and_retries_inline(
+    runtime: DjangoRuntime,
+) -> None:
+    with override_settings(LIGHTWEIGHT_QUEUE_BACKEND="dlq.backends.synchronous.SynchronousBackend"):
+        runtime.reset()
+        lt.FAILURES_LEFT[0] = 2
+        lt.flaky.using(delay=timedelta(hours=1))("now")
+        assert [attempt for attempt, *_ in lt.SEEN] == [1, 2, 3]
+        handle = lt.always_fails.enqueue("inline")
+        record = handle.refresh()
+        assert record is not None
+        assert (record.status, record.attempt) == (dlq.JobStatus.DEAD, 2)
+        assert lt.receipt.enqueue([Decimal(2)]).wait(timeout=0) == lt.Receipt(Decimal(2), 1)
+    runtime.reset()
+
+
+def test_on_commit_holds_delayed_and_bulk_calls_too(memory: InMemoryBackend) -> None:
+    with transaction.atomic():
+        tasks.add.using(delay=timedelta(minutes=5), on_commit=True)(1)
+        with tasks.add.bulk_enqueue(on_commit=True, using="default") as enqueue:
+            enqueue(2)
+        assert (memory.delayed_count("default"), memory.length("default")) == (0, 0)
+    assert (memory.delayed_count("default"), memory.length("default")) == (1, 1)
+
+
+def test_using_names_the_alias_whose_commit_to_wait_for(memory: InMemoryBackend) -> None:
+    assert tasks.add.using(on_commit=True, using="orders").on_commit == "orders"
+    with pytest.raises(ConfigurationError, match="using"):
+        tasks.add.using(using="orders")  # an alias without on_commit means nothing
