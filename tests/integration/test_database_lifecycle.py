@@ -85,11 +85,14 @@ def test_a_claim_reads_past_many_delayed_rows_along_its_index(
         database.execute("ANALYZE TABLE dlq_job")
     d = dialect_for(database.vendor)
     claim = plan(database, d.pick(), [QUEUE, 10])
-    assert "dlq_job_claim" in claim and not full_scan(database, claim), claim
+    assert "dlq_job_claim" in claim, claim
+    assert not full_scan(database, claim), claim
     promote = plan(database, d.promote_due(), [QUEUE])
-    assert "dlq_job_delayed" in promote and not full_scan(database, promote), promote
+    assert "dlq_job_delayed" in promote, promote
+    assert not full_scan(database, promote), promote
     taken = backend.dequeue(QUEUE, 1, 1.0)
-    assert taken is not None and taken.args == (-1,)
+    assert taken is not None
+    assert taken.args == (-1,)
     backend.acknowledge(QUEUE, 1, taken, Succeeded(None, 0.0))
     assert backend.dequeue(QUEUE, 1, 0.05) is None
     assert (backend.length(QUEUE), backend.delayed_count(QUEUE)) == (0, held)
@@ -104,10 +107,12 @@ def test_promotion_moves_at_most_a_batch_per_statement_earliest_first(
     assert backend.promote_due(QUEUE) == PROMOTE_BATCH
     assert backend.delayed_count(QUEUE) == 5
     next_due = backend.next_due(QUEUE)
-    assert next_due is not None and jobs[PROMOTE_BATCH].run_after == next_due
+    assert next_due is not None
+    assert jobs[PROMOTE_BATCH].run_after == next_due
     assert backend.promote_due(QUEUE) == 5
     first = backend.dequeue(QUEUE, 1, 1.0)
-    assert first is not None and first.args == (0,)  # due earliest, claimed first
+    assert first is not None
+    assert first.args == (0,)
     backend.acknowledge(QUEUE, 1, first, Succeeded(None, 0.0))
 
 
@@ -133,7 +138,8 @@ def test_a_delayed_job_outlives_the_backend_that_queued_it(database: TestDatabas
         while taken is None and now() < deadline:
             second.promote_due(QUEUE)
             taken = second.dequeue(QUEUE, 1, 0.05)
-        assert taken is not None and taken.args == (7,)
+        assert taken is not None
+        assert taken.args == (7,)
         second.acknowledge(QUEUE, 1, taken, Succeeded(None, 0.0))
     finally:
         second.close()
@@ -156,7 +162,8 @@ def test_a_retry_or_a_dead_letter_mid_batch_settles_the_finished_rows_with_it(
         assert done is not None
         first.acknowledge(QUEUE, 1, done, Succeeded(None, 0.0))
     three = first.dequeue(QUEUE, 1, 1.0)
-    assert three is not None and three.args == (3,)
+    assert three is not None
+    assert three.args == (3,)
     outcome: Outcome = (
         Retrying(raised(TimeoutError("slow")), 0.1, now() + DAY)
         if ending == "retrying"
@@ -184,7 +191,8 @@ def test_a_retry_or_a_dead_letter_mid_batch_settles_the_finished_rows_with_it(
             assert (retried.id, retried.retry, retried.attempts) == (three.id, 1, 0)
         else:
             (dead,) = second.dead_letters(QUEUE)
-            assert dead.job_id == three.id and "builtins.ValueError: no" in dead.reason
+            assert dead.job_id == three.id
+            assert "builtins.ValueError: no" in dead.reason
             assert second.delayed_count(QUEUE) == 0
     finally:
         second.close()

@@ -7,10 +7,12 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from dlq.domain.envelope import Job
 from tests.integration.database_fixtures import TestDatabase, database, database_session
 from tests.integration.database_runner_harness import DbLab, db_lab
 from tests.integration.runner_harness import wait_until
@@ -132,3 +134,43 @@ for n in range({count}):
         with enqueue_follow_up.bulk_enqueue(batch_size=10) as enqueue:
             enqueue("{tag}-%d" % n)
 """
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+def test_a_task_with_retries_runs_until_it_succeeds(lab: DbLab) -> None:
+    """Two failures, each retried after 0.2 s (then 0.4 s), then a success: three runs."""
+    settings = lab.settings()
+    lab.enqueue("fail_twice", "flaky")
+    runner = lab.start(settings)
+    wait_until(lambda: lab.tokens("runs") == ["flaky"], what="the third attempt to succeed")
+    assert [record["values"][1] for record in lab.records("attempts")] == [1, 2, 3]
+    backend = lab.backend()
+    assert (backend.length("default"), backend.delayed_count("default")) == (0, 0)
+    assert backend.dead_letter_count("default") == 0
+    runner.send(signal.SIGTERM)
+    assert runner.wait() == 0
+
+
+def test_a_delayed_job_waits_through_a_restart_and_runs_once_due(lab: DbLab) -> None:
+    settings = lab.settings()
+    run_after = datetime.now(UTC) + timedelta(seconds=3)
+    job = Job.create(
+        "tests.testapp.tasks.record", ["later"], {}, now=datetime.now(UTC), run_after=run_after
+    )
+    lab.backend().enqueue(job, "default")
+    first = lab.start(settings)
+    first.wait_for_log(r"Started worker default\.1")
+    first.send(signal.SIGTERM)
+    assert first.wait() == 0
+    assert lab.tokens("runs") == []
+    assert lab.backend().delayed_count("default") == 1
+
+    second = lab.start(settings)
+    (ran,) = wait_until(lambda: lab.records("runs"), what="the delayed job to run")
+    assert ran["values"] == ["later"]
+    assert ran["at"] >= run_after.timestamp()
+    second.send(signal.SIGTERM)
+    assert second.wait() == 0
+    assert lab.tokens("runs") == ["later"]
