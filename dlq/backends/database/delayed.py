@@ -4,11 +4,13 @@ A delayed row (enqueued with a ``run_after``, or a job acknowledged ``Retrying``
 out of the part of the claim index claims read, so a claim costs the same with a million
 of them (``bench/db_measure.py``). Promotion clears the flag, earliest first and at
 most :data:`~.sql.PROMOTE_BATCH` rows per statement, through the delayed index
-``(queue, available_at) WHERE is_delayed`` (full on MySQL). Every claim promotes first;
-so does the runner for each of its queues every 0.25 s, and on PostgreSQL it then
-NOTIFYs the queue's channel so that idle workers wake. SQLite workers wake when that
-promotion commits (``PRAGMA data_version`` changes), MySQL ones poll every 250 ms at
-most: a due job starts within about 0.5 s of its time on an idle runner.
+``(queue, available_at) WHERE is_delayed`` (full on MySQL). Every claim promotes first.
+An idle worker (its claim found nothing) reads the next due time off that index and
+waits no longer than that, so it starts a due job within milliseconds of its time.
+The runner promotes too, for each of its queues every 0.25 s, and then, on PostgreSQL,
+NOTIFYs the queue's channel (SQLite workers see its commit in ``PRAGMA data_version``,
+MySQL ones poll every 250 ms at most): a safety net that keeps due jobs moving on a queue
+whose workers are all busy or not the ones idle.
 
 A promoted row keeps ``available_at`` = its due time, so among waiting jobs of a
 priority the claim order is the time each became due (the enqueue time for others).

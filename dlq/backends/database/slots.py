@@ -15,6 +15,8 @@ Statements per job and per batch (see the package docstring for why):
   mistakes it for a finished one. That statement (one transaction on MySQL and SQLite)
   also deletes the rows the slot finished before it: once the marked row has left the
   slot, recovery could no longer tell those finished rows from never-started ones.
+* **idle**: a claim that found nothing reads when the queue's next delayed job is due
+  and waits no longer than that (see :mod:`.delayed`).
 * **pause and clear**: a buffered job is handed out only within ``fresh_s`` of the
   claim or check that saw it; an older buffer is checked again first. ``pause()`` and
   ``clear()`` wait ``pause_grace_s`` (> ``fresh_s``) before returning.
@@ -182,7 +184,19 @@ class SlotWorker:
                 if wait_for_stop(stop, nap):
                     return None
                 continue
-            session.wait_for_jobs(stop, min(remaining, self._tuning.idle_cap_s))
+            session.wait_for_jobs(stop, self._idle_wait(session, slot, remaining))
+
+    def _idle_wait(self, session: Session, slot: Slot, remaining: float) -> float:
+        """How long an idle worker waits: no longer than until the queue's next delayed job
+        is due (one read of the delayed index, only when a claim came back empty), so it
+        starts that job within milliseconds of its time without waiting for the runner's
+        promotion and its wake-up."""
+        wait = min(remaining, self._tuning.idle_cap_s)
+        due, now = session.execute(self._d.next_due_and_now(), [slot.queue]).rows[0]
+        if due is None:
+            return wait
+        due_in = (self._d.read_time(due) - self._d.read_time(now)).total_seconds()
+        return min(wait, max(0.001, due_in + 0.001))
 
     def _recover(self, session: Session, slot: Slot) -> None:
         """This process's first use of the slot: settle what an earlier worker left."""

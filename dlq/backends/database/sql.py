@@ -141,6 +141,11 @@ class Dialect:
         queue."""
         return f"SELECT {what} FROM {JOB_TABLE} WHERE queue = %s AND {self.delayed}"
 
+    def next_due_and_now(self) -> str:
+        """The earliest due time among a queue's delayed rows (NULL if none), and now.
+        Parameter: queue."""
+        return self.delayed_rows(f"MIN(available_at), {self.now}")
+
     def clear_delayed(self) -> str:
         return f"DELETE FROM {JOB_TABLE} WHERE queue = %s AND {self.delayed}"
 
