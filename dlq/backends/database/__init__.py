@@ -40,13 +40,13 @@ How it keeps that promise cheaply (the choice, and the one it was weighed agains
   index is ``(queue, worker, is_delayed, priority DESC, available_at, id)``: a claim reads
   its batch off the front of the index, whatever the number of rows queued, held by
   workers or delayed (delayed rows sit under ``is_delayed = TRUE`` until promoted, through
-  an index of their own, by the claim that finds them due); dead letters have a table
-  of their own and finished rows are deleted.
+  an index of their own, by a claim or the runner, see :mod:`.delayed`); dead letters
+  have a table of their own and finished rows are deleted.
 * **Idle workers** wait on PostgreSQL for a NOTIFY on the queue's channel (sent by the
   enqueue in the same transaction as its INSERT, so it arrives when that commits), on
   SQLite for ``PRAGMA data_version`` to change (read every 2 ms, in memory), and on
-  MySQL poll with a back-off from 5 ms to 250 ms. Each wait is cut short by the
-  worker's stop signal.
+  MySQL poll with a back-off from 5 ms to 250 ms. No wait outlasts the time the
+  queue's next delayed job is due, and each is cut short by the worker's stop signal.
 * **The database's clock** decides leases, claims and pauses, so machines whose clocks
   disagree still agree.
 
