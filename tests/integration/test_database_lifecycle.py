@@ -5,6 +5,7 @@ records in the caller's transaction and their pruning. Real SQLite, PostgreSQL, 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,14 +13,14 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from dlq.backends.database import DatabaseBackend
+from dlq.backends.database import DatabaseBackend, Tuning
 from dlq.backends.database.sql import PROMOTE_BATCH, dialect_for
 from dlq.core.records import enqueue_job
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import GaveUp, Outcome, Retrying, Succeeded
 from tests.integration.database_fixtures import TestDatabase, database, database_session
-from tests.integration.test_database_backend import crash, other
+from tests.integration.test_database_backend import Stop, crash, other
 
 __all__ = ["database", "database_session"]  # the fixtures, for pytest
 
@@ -143,6 +144,38 @@ def test_a_delayed_job_outlives_the_backend_that_queued_it(database: TestDatabas
         second.acknowledge(QUEUE, 1, taken, Succeeded(None, 0.0))
     finally:
         second.close()
+
+
+def test_an_idle_worker_takes_a_delayed_job_once_due_with_no_runner_promoting(
+    database: TestDatabase,
+) -> None:
+    """Nothing NOTIFYs, commits or promotes meanwhile: the idle wait itself must end when
+    the job is due. (Else it would last until, 20 s later, the job is cleared and the
+    worker stopped, and the dequeue would return nothing; MySQL workers poll anyway.)"""
+    backend = database.backend(Tuning(idle_cap_s=60.0))
+    clearer = other(database)
+    stop = Stop()
+
+    def give_up() -> None:
+        clearer.clear_delayed(QUEUE)
+        stop.set()
+
+    timer = threading.Timer(20.0, give_up)
+    try:
+        assert backend.dequeue(QUEUE, 1, 0.05) is None  # the slot recovered, the worker idle
+        run_after = now() + timedelta(seconds=0.3)
+        clearer.enqueue(job(1, run_after=run_after), QUEUE)
+        timer.start()
+        taken = backend.dequeue(QUEUE, 1, 60.0, stop=stop)
+        assert taken is not None
+        assert now() >= run_after
+        backend.acknowledge(QUEUE, 1, taken, Succeeded(None, 0.0))
+    finally:
+        timer.cancel()
+        timer.join()
+        stop.close()
+        clearer.close()
+        backend.close()
 
 
 # -- retries and dead letters within a batch -------------------------------------------------
