@@ -287,22 +287,25 @@ class DatabaseBackend:
     # -- SupportsDelay (see .delayed), SupportsResults (see .records) -------------------------
 
     def delayed_count(self, queue: str) -> int:
-        return self._run(
-            f"counting the delayed jobs of {queue!r}",
-            lambda s: delayed.delayed_count(s, self._d, queue),
-        )
+        with self._flushed():  # a retry this process acknowledged counts at once
+            return self._run(
+                f"counting the delayed jobs of {queue!r}",
+                lambda s: delayed.delayed_count(s, self._d, queue),
+            )
 
     def next_due(self, queue: str) -> datetime | None:
-        return self._run(
-            f"reading when the next delayed job of {queue!r} is due",
-            lambda s: delayed.next_due(s, self._d, queue),
-        )
+        with self._flushed():
+            return self._run(
+                f"reading when the next delayed job of {queue!r} is due",
+                lambda s: delayed.next_due(s, self._d, queue),
+            )
 
     def clear_delayed(self, queue: str) -> int:
-        return self._run(
-            f"clearing the delayed jobs of {queue!r}",
-            lambda s: delayed.clear_delayed(s, self._d, queue),
-        )
+        with self._flushed():
+            return self._run(
+                f"clearing the delayed jobs of {queue!r}",
+                lambda s: delayed.clear_delayed(s, self._d, queue),
+            )
 
     def promote_due(self, queue: str) -> int:
         """One batch of ``queue``'s due delayed jobs made claimable (claims promote too),
@@ -330,17 +333,20 @@ class DatabaseBackend:
     # -- SupportsDeadLetters -------------------------------------------------------------------
 
     def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:
-        """The newest ``limit`` dead letters of ``queue``, newest first."""
-        return self._run(
-            f"listing dead letters of {queue!r}",
-            lambda s: admin.dead_letters(s, self._d, queue, limit),
-        )
+        """The newest ``limit`` dead letters of ``queue``, newest first (those this
+        process's workers buried included: their pipelined statements are read first)."""
+        with self._flushed():
+            return self._run(
+                f"listing dead letters of {queue!r}",
+                lambda s: admin.dead_letters(s, self._d, queue, limit),
+            )
 
     def dead_letter_count(self, queue: str) -> int:
-        return self._run(
-            f"counting dead letters of {queue!r}",
-            lambda s: admin.dead_letter_count(s, self._d, queue),
-        )
+        with self._flushed():
+            return self._run(
+                f"counting dead letters of {queue!r}",
+                lambda s: admin.dead_letter_count(s, self._d, queue),
+            )
 
     def requeue_dead_letters(self, queue: str, job_ids: Collection[str] | None = None) -> int:
         return self._run(
