@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from dlq.core.records import enqueue_job
 from dlq.domain.envelope import Job
+from dlq.domain.job_record import JobRecord, JobStatus
 from tests.integration.database_fixtures import TestDatabase, database, database_session
 from tests.integration.database_runner_harness import DbLab, db_lab
 from tests.integration.runner_harness import wait_until
@@ -174,3 +176,28 @@ def test_a_delayed_job_waits_through_a_restart_and_runs_once_due(lab: DbLab) -> 
     second.send(signal.SIGTERM)
     assert second.wait() == 0
     assert lab.tokens("runs") == ["later"]
+
+
+def test_a_kept_result_is_written_by_the_worker_through_each_step(lab: DbLab) -> None:
+    """QUEUED by the enqueue, then RUNNING and SUCCEEDED by the runner's worker, in the
+    same table, whose rows a reader of another process sees."""
+    settings = lab.settings()
+    backend = lab.backend()
+    job = Job.create(
+        "tests.testapp.tasks.add", [2, 3], {}, now=datetime.now(UTC), store_result=True
+    )
+    enqueue_job(backend, job, "default", 3600)
+    queued = backend.get_record(job.id)
+    assert queued is not None
+    assert queued.status is JobStatus.QUEUED
+    runner = lab.start(settings)
+
+    def finished() -> JobRecord | None:
+        record = backend.get_record(job.id)
+        return record if record is not None and record.status.finished else None
+
+    record = wait_until(finished, what="the job's record to say it finished")
+    assert (record.status, record.return_value, record.attempt) == (JobStatus.SUCCEEDED, 5, 1)
+    assert record.started_at is not None
+    runner.send(signal.SIGTERM)
+    assert runner.wait() == 0
