@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pydantic
 
-from dlq import task
+from dlq import Backoff, task
 from tests.testapp.models import Record
 
 CALLS: list[tuple[str, object]] = []
@@ -247,4 +247,20 @@ def crash_first_time(token: str, marker: str) -> None:
             pass
         _record("started", token)
         os._exit(3)
+    _record("runs", token)
+
+
+# -- lifecycle (database helper) --
+
+
+@task(retries=2, backoff=Backoff(base_s=0.2, jitter=False))
+def fail_twice(token: str) -> None:
+    """Notes ``token`` under 'attempts' on every run, raises on the first two (so its
+    two retries are used), and notes it under 'runs' on the third."""
+    from dlq import current_job
+
+    attempt = current_job().attempt
+    _record("attempts", token, attempt)
+    if attempt < 3:
+        raise ConnectionError(f"{token}: not yet")
     _record("runs", token)
