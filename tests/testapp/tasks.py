@@ -248,3 +248,21 @@ def crash_first_time(token: str, marker: str) -> None:
         _record("started", token)
         os._exit(3)
     _record("runs", token)
+
+
+# -- lifecycle (Redis helper) --
+# (Its import is here, not at the top, so that helpers appending blocks do not collide.)
+
+from dlq import Backoff  # noqa: E402
+
+
+@task(retries=2, retry_on=(RuntimeError,), backoff=Backoff(base_s=0.2, jitter=False))
+def fail_twice_then_succeed(token: str) -> None:
+    """Notes each attempt's number under 'attempts', then raises on the first two: with
+    ``retries=2`` the third attempt is its last, and succeeds."""
+    from dlq import current_job
+
+    attempt = current_job().attempt
+    _record("attempts", token, attempt)
+    if attempt < 3:
+        raise RuntimeError(f"attempt {attempt} of {token} fails on purpose")
