@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlq.backends.redis.base import RedisBackendBase
+from dlq.backends.redis.delayed import due_time, score_of
 from dlq.backends.redis.keys import Keys
 from dlq.core.settings import QueueSettings
 from dlq.domain.envelope import Job, decode_job
 from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import Retrying, Succeeded
 from tests.integration.redis_fixtures import BACKEND_CLASSES
+from tests.services import require_redis
 
 pytestmark = pytest.mark.redis
 
@@ -204,3 +209,31 @@ def _drain(backend: RedisBackendBase, *, promote: bool = False) -> list[Job]:
         taken.append(one)
         backend.acknowledge(QUEUE, 1, one, Succeeded(None, 0.0))
     return taken
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2105, 12, 31), timezones=st.just(UTC)
+        ),
+        min_size=1,
+        max_size=20,
+        unique=True,
+    )
+)
+def test_scores_order_as_the_times_do_and_read_back_to_the_microsecond(
+    times: list[datetime],
+) -> None:
+    client = require_redis()
+    key = f"dlq-test-scores-{uuid.uuid4().hex}"
+    try:
+        client.zadd(key, {when.isoformat(): score_of(when) for when in times})
+        read: object = client.zrange(key, 0, -1, withscores=True)
+    finally:
+        client.delete(key)
+        client.close()
+    assert isinstance(read, list)
+    pairs = [(datetime.fromisoformat(member.decode()), float(score)) for member, score in read]
+    assert [when for when, _score in pairs] == sorted(times)
+    assert all(due_time(score) == when for when, score in pairs)

@@ -2,8 +2,9 @@
 
 A job enqueued with a ``run_after`` still ahead, and a retry held back after its task
 raised, wait in ``…:{<queue>}:delayed`` (:mod:`.keys`): member the payload, score its
-``run_after`` as epoch seconds. A double holds those to the microsecond for the next few
-centuries, and the payload keeps the exact time anyway. Workers never look at the set:
+``run_after`` as epoch seconds. A double (Redis's score) tells microseconds apart until
+2106 (2**32 s, where its step passes 1 µs) and orders times a few microseconds apart
+for centuries more; the payload keeps the exact time anyway. Workers never look at the set:
 their ``FETCH`` and ``BLMOVE`` read the list only, so a held job cannot start early and a
 plain job pays nothing for delayed ones.
 

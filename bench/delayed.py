@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Delayed jobs on dlq's Redis backends: what they cost, and what they leave plain jobs.
+
+    python3 bench/delayed.py [--venv V] [--pre-venv P] [--parts a,b,c] [--repeats 3]
+
+Three parts, each against the real Redis (database 13, a key prefix of this run's own,
+deleted afterwards; nothing is flushed), through a real ``queue_runner`` with one worker:
+
+(a) ``promote``: 50,000 no-op jobs held back (their ``run_after`` a second past, enqueued
+    by a backend whose clock is an hour behind, so they wait in the delayed set), between
+    a plain ``mark("start")`` and a held ``mark("end")`` due last; then the runner starts
+    and promotes and drains them: jobs/s from the start marker to the last job (the
+    worker's clock), against the same with 50,000 plain jobs (``plain``), in one run.
+(b) ``latency``: an idle worker; 200 probes ``latency_probe.using(delay=0.5 s)``, enqueued
+    0.15 s apart (so each comes due while the worker waits): p50/p99/max of the probe's
+    start (worker clock) minus the time it was due (taken just before the call that
+    enqueued it, plus 0.5 s: an over-estimate by the enqueue's own few hundred µs).
+    The promise is "within 1 s when a worker is idle"; the runner promotes every 0.25 s.
+(c) ``plain``: ``runner_drain_1w`` of bench/run.py (20,000 plain jobs through a runner)
+    on dlq before the lifecycle work (``--pre-venv``: dlq installed from commit 6947336)
+    and on this checkout (``--venv``), interleaved repeat by repeat: medians and ratio.
+
+(a) and (b) run inside ``--venv`` (re-invoking this file with ``--inside``); (c) runs
+measure.py in each venv. A venv here is Python + Django 5.2 + redis-py + hiredis + dlq
+(editable), as bench/setup.sh makes ``.venv-dlq``. Keep repeats low: the machine is small
+and shared (see README.md's caveats; compare figures from one run only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+_PREFIX = f"dlqbench-delayed-{os.getpid()}"
+_HELD_JOBS = 50_000
+_PROBES = 200
+_PROBE_DELAY_S = 0.5
+_PROBE_EVERY_S = 0.15
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.inside:
+        print(json.dumps(_inside(args.inside, args.backend)), flush=True)
+        return 0
+    parts = set(args.parts.split(","))
+    report: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for backend in args.backends.split(","):
+        if "a" in parts:
+            runs = [_in_venv(args.venv, "promote", backend) for _ in range(args.repeats)]
+            report[f"a_promote_{backend}"] = _summary(runs, "held_jobs_per_s", "plain_jobs_per_s")
+            _show(f"(a) promote+drain, {backend}", report[f"a_promote_{backend}"])
+        if "b" in parts:
+            report[f"b_latency_{backend}"] = _in_venv(args.venv, "latency", backend)
+            _show(f"(b) due-to-start latency, {backend}", report[f"b_latency_{backend}"])
+        if "c" in parts:
+            report[f"c_plain_{backend}"] = _plain_drain(args, backend)
+            _show(f"(c) plain runner drain, {backend}", report[f"c_plain_{backend}"])
+    out = BENCH_DIR / f"results-delayed-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+# -- the orchestrator's side (any python3) --------------------------------------------------
+
+
+def _in_venv(venv: Path, part: str, backend: str) -> dict[str, float]:
+    argv = [str(venv / "bin" / "python"), __file__, "--inside", part, "--backends", backend]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{part} ({backend}) failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def _plain_drain(args: argparse.Namespace, backend: str) -> dict[str, object]:
+    """runner_drain_1w with each venv in turn, repeat by repeat (so drift hits both)."""
+    rates: dict[str, list[float]] = {"pre": [], "branch": []}
+    for _ in range(args.repeats):
+        for side, venv in (("pre", args.pre_venv), ("branch", args.venv)):
+            argv = [
+                str(venv / "bin" / "python"), str(BENCH_DIR / "measure.py"),
+                "--system", "dlq", "--scenario", "runner_drain_1w", "--backend", backend,
+                "--prefix", f"{_PREFIX}-{side}",
+            ]  # fmt: skip
+            env = {**os.environ, "BENCH_VENV_DLQ": str(venv)}
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=600, env=env, check=False
+            )
+            figures = json.loads(done.stdout.splitlines()[-1])
+            if "error" in figures:
+                raise SystemExit(f"runner_drain_1w on {side} failed: {figures['error']}")
+            rates[side].append(float(figures["jobs_per_s"]))
+    pre, branch = statistics.median(rates["pre"]), statistics.median(rates["branch"])
+    return {
+        "pre_jobs_per_s": rates["pre"],
+        "branch_jobs_per_s": rates["branch"],
+        "pre_median": round(pre),
+        "branch_median": round(branch),
+        "branch_over_pre": round(branch / pre, 3),
+    }
+
+
+def _summary(runs: list[dict[str, float]], *keys: str) -> dict[str, object]:
+    found: dict[str, object] = {key: [run[key] for run in runs] for key in keys}
+    medians = {key: statistics.median(run[key] for run in runs) for key in keys}
+    found.update({f"{key}_median": round(value) for key, value in medians.items()})
+    found["held_over_plain"] = round(medians[keys[0]] / medians[keys[1]], 3)
+    return found
+
+
+def _show(title: str, figures: object) -> None:
+    print(f"{title}: {json.dumps(figures)}", flush=True)
+
+
+# -- inside a dlq venv ----------------------------------------------------------------------
+
+
+def _inside(part: str, backend: str) -> dict[str, float]:
+    from benchkit.config import BenchConfig
+    from benchkit.systems import SYSTEMS
+
+    system = SYSTEMS["dlq"]
+    config = BenchConfig(system="dlq", backend=backend, prefix=f"{_PREFIX}-{part}")
+    os.environ.update(config.to_env())
+    os.environ["DJANGO_SETTINGS_MODULE"] = system.settings_module
+    os.environ["BENCH_VENV_DLQ"] = sys.prefix  # the runner runs in this venv too
+    sys.path.insert(0, str(system.project_dir))
+    import dataclasses
+    import importlib
+    import tempfile
+
+    import django
+    import redis
+
+    from benchkit.context import Context
+
+    django.setup()
+    system = dataclasses.replace(system, venv=Path(sys.prefix))
+    tasks = importlib.import_module("benchapp.tasks")
+    client = redis.Redis(host=config.redis_host, port=config.redis_port, db=config.redis_db)
+    with tempfile.TemporaryDirectory(prefix="dlqbench-delayed-") as workdir:
+        ctx = Context(system, config, client, tasks, Path(workdir), _HELD_JOBS, _PROBES, 300)
+        try:
+            if part == "promote":
+                plain = _drain(ctx, held=False)
+                held = _drain(ctx, held=True)
+                return {"held_jobs_per_s": held, "plain_jobs_per_s": plain}
+            return _latency(ctx)
+        finally:
+            ctx.clean()
+            client.close()
+
+
+def _drain(ctx: object, *, held: bool) -> float:
+    """Jobs/s of one runner over N jobs (held back, or plain), start marker to last job."""
+    from datetime import UTC, datetime, timedelta
+
+    from benchkit.config import QUEUE
+    from benchkit.context import Context, ScenarioError
+    from benchkit.scenarios.runner import _settle
+
+    from dlq.conf import get_runtime, queue_settings
+    from dlq.domain.envelope import Job
+
+    assert isinstance(ctx, Context) and ctx.tasks is not None
+    ctx.clean()
+    now = datetime.now(UTC)
+    backend = get_runtime().backend_for(QUEUE)
+    due = now - timedelta(seconds=1)
+    if held:  # an enqueuer an hour behind holds back jobs that are due by the runner's clock
+        backend = type(backend)(queue_settings(), clock=lambda: now - timedelta(hours=1))
+    ctx.tasks.mark("start")
+    path = "benchapp.tasks.noop_count"
+    for start in range(0, ctx.jobs, 1000):
+        batch = [
+            Job.create(path, [], {}, now=now, run_after=due if held else None)
+            for _ in range(start, min(ctx.jobs, start + 1000))
+        ]
+        backend.bulk_enqueue(batch, QUEUE)
+    end = Job.create("benchapp.tasks.mark", ["end"], {}, now=now, run_after=now if held else None)
+    backend.enqueue(end, QUEUE)
+    delayed_key = f"{ctx.config.prefix}:django_lightweight_queue:{{{QUEUE}}}:delayed"
+    if held and ctx.client.zcard(delayed_key) != ctx.jobs + 1:
+        raise ScenarioError("the jobs were not held back")
+    deadline = ctx.deadline()
+    with ctx.runner("--only-queue", QUEUE) as runner:
+        started_s = ctx.wait_for_stamp(ctx.config.marks_key, "start", deadline, runner)
+        ended_s = ctx.wait_for_stamp(ctx.config.marks_key, "end", deadline, runner)
+        while ctx.counter() < ctx.jobs:
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"{ctx.counter()} of {ctx.jobs} jobs ran in time")
+            time.sleep(0.001)
+            ended_s = max(ended_s, time.time())
+        left = _settle(ctx, runner)
+    if ctx.counter() != ctx.jobs or left:
+        raise ScenarioError(f"{ctx.counter()} of {ctx.jobs} ran, {left} left in Redis")
+    return round(ctx.jobs / (ended_s - started_s))
+
+
+def _latency(ctx: object) -> dict[str, float]:
+    from datetime import timedelta
+
+    from benchkit.config import QUEUE
+    from benchkit.context import Context, ScenarioError
+
+    assert isinstance(ctx, Context) and ctx.tasks is not None
+    ctx.clean()
+    probe = ctx.tasks.latency_probe.using(delay=timedelta(seconds=_PROBE_DELAY_S))
+    with ctx.runner("--only-queue", QUEUE) as runner:
+        deadline = ctx.deadline()
+        ctx.tasks.latency_probe(-1)  # the runner and its worker are up, one job run
+        ctx.wait_for_stamp(ctx.config.replies_key, "-1", deadline, runner)
+        due_at: dict[str, float] = {}
+        for sample in range(ctx.samples):
+            due_at[str(sample)] = time.time() + _PROBE_DELAY_S
+            probe(sample)
+            time.sleep(_PROBE_EVERY_S)
+        late_s: list[float] = []
+        while len(late_s) < ctx.samples:
+            got = ctx.pop_stamp(ctx.config.replies_key, timeout_s=1.0)
+            if got is None:
+                if time.monotonic() > deadline or not runner.alive():
+                    raise ScenarioError(f"{len(late_s)} of {ctx.samples} probes ran")
+                continue
+            late_s.append(got[1] - due_at[got[0]])
+    late_s.sort()
+    return {
+        "samples": len(late_s),
+        "early": sum(1 for late in late_s if late < 0),
+        "p50_ms": round(1000 * late_s[len(late_s) // 2], 1),
+        "p99_ms": round(1000 * late_s[int(len(late_s) * 0.99) - 1], 1),
+        "max_ms": round(1000 * late_s[-1], 1),
+    }
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--venv", type=Path, default=BENCH_DIR / ".venv-dlq")
+    parser.add_argument("--pre-venv", type=Path, default=BENCH_DIR / ".venv-dlq-pre")
+    parser.add_argument("--parts", default="a,b,c")
+    parser.add_argument("--backends", default="redis,reliable")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--inside", choices=["promote", "latency"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.backend = args.backends.split(",")[0]
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(main())
