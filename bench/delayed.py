@@ -16,9 +16,10 @@ deleted afterwards; nothing is flushed), through a real ``queue_runner`` with on
     start (worker clock) minus the time it was due (taken just before the call that
     enqueued it, plus 0.5 s: an over-estimate by the enqueue's own few hundred µs).
     The promise is "within 1 s when a worker is idle"; the runner promotes every 0.25 s.
-(c) ``plain``: ``runner_drain_1w`` of bench/run.py (20,000 plain jobs through a runner)
-    on dlq before the lifecycle work (``--pre-venv``: dlq installed from commit 6947336)
-    and on this checkout (``--venv``), interleaved repeat by repeat: medians and ratio.
+(c) ``plain``: ``runner_drain_1w`` of bench/run.py (20,000 plain jobs through a runner;
+    ``--plain-scenarios`` adds others, such as ``bulk_enqueue``) on dlq before the
+    lifecycle work (``--pre-venv``: dlq installed from commit 6947336) and on this
+    checkout (``--venv``), interleaved repeat by repeat: medians and their ratio.
 
 (a) and (b) run inside ``--venv`` (re-invoking this file with ``--inside``); (c) runs
 measure.py in each venv. A venv here is Python + Django 5.2 + redis-py + hiredis + dlq
@@ -36,6 +37,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchkit.context import Context
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -45,6 +50,8 @@ _HELD_JOBS = 50_000
 _PROBES = 200
 _PROBE_DELAY_S = 0.5
 _PROBE_EVERY_S = 0.15
+#: bench/run.py's scenarios that run on the at-most-once backend only.
+_ONE_BACKEND = {"enqueue", "bulk_enqueue"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             report[f"b_latency_{backend}"] = _in_venv(args.venv, "latency", backend)
             _show(f"(b) due-to-start latency, {backend}", report[f"b_latency_{backend}"])
         if "c" in parts:
-            report[f"c_plain_{backend}"] = _plain_drain(args, backend)
-            _show(f"(c) plain runner drain, {backend}", report[f"c_plain_{backend}"])
+            for scenario in args.plain_scenarios.split(","):
+                if scenario in _ONE_BACKEND and backend != "redis":
+                    continue
+                found = report[f"c_{scenario}_{backend}"] = _plain(args, scenario, backend)
+                _show(f"(c) plain jobs, {scenario}, {backend}", found)
     out = BENCH_DIR / f"results-delayed-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out}", file=sys.stderr)
@@ -83,14 +93,15 @@ def _in_venv(venv: Path, part: str, backend: str) -> dict[str, float]:
     return result
 
 
-def _plain_drain(args: argparse.Namespace, backend: str) -> dict[str, object]:
-    """runner_drain_1w with each venv in turn, repeat by repeat (so drift hits both)."""
+def _plain(args: argparse.Namespace, scenario: str, backend: str) -> dict[str, object]:
+    """A scenario of bench/run.py with each venv in turn, repeat by repeat (so drift hits
+    both alike)."""
     rates: dict[str, list[float]] = {"pre": [], "branch": []}
     for _ in range(args.repeats):
         for side, venv in (("pre", args.pre_venv), ("branch", args.venv)):
             argv = [
                 str(venv / "bin" / "python"), str(BENCH_DIR / "measure.py"),
-                "--system", "dlq", "--scenario", "runner_drain_1w", "--backend", backend,
+                "--system", "dlq", "--scenario", scenario, "--backend", backend,
                 "--prefix", f"{_PREFIX}-{side}",
             ]  # fmt: skip
             env = {**os.environ, "BENCH_VENV_DLQ": str(venv)}
@@ -99,7 +110,7 @@ def _plain_drain(args: argparse.Namespace, backend: str) -> dict[str, object]:
             )
             figures = json.loads(done.stdout.splitlines()[-1])
             if "error" in figures:
-                raise SystemExit(f"runner_drain_1w on {side} failed: {figures['error']}")
+                raise SystemExit(f"{scenario} on {side} failed: {figures['error']}")
             rates[side].append(float(figures["jobs_per_s"]))
     pre, branch = statistics.median(rates["pre"]), statistics.median(rates["branch"])
     return {
@@ -142,7 +153,6 @@ def _inside(part: str, backend: str) -> dict[str, float]:
 
     import django
     import redis
-
     from benchkit.context import Context
 
     django.setup()
@@ -162,18 +172,18 @@ def _inside(part: str, backend: str) -> dict[str, float]:
             client.close()
 
 
-def _drain(ctx: object, *, held: bool) -> float:
+def _drain(ctx: Context, *, held: bool) -> float:
     """Jobs/s of one runner over N jobs (held back, or plain), start marker to last job."""
     from datetime import UTC, datetime, timedelta
 
     from benchkit.config import QUEUE
-    from benchkit.context import Context, ScenarioError
+    from benchkit.context import ScenarioError
     from benchkit.scenarios.runner import _settle
 
     from dlq.conf import get_runtime, queue_settings
     from dlq.domain.envelope import Job
 
-    assert isinstance(ctx, Context) and ctx.tasks is not None
+    assert ctx.tasks is not None
     ctx.clean()
     now = datetime.now(UTC)
     backend = get_runtime().backend_for(QUEUE)
@@ -208,13 +218,13 @@ def _drain(ctx: object, *, held: bool) -> float:
     return round(ctx.jobs / (ended_s - started_s))
 
 
-def _latency(ctx: object) -> dict[str, float]:
+def _latency(ctx: Context) -> dict[str, float]:
     from datetime import timedelta
 
     from benchkit.config import QUEUE
-    from benchkit.context import Context, ScenarioError
+    from benchkit.context import ScenarioError
 
-    assert isinstance(ctx, Context) and ctx.tasks is not None
+    assert ctx.tasks is not None
     ctx.clean()
     probe = ctx.tasks.latency_probe.using(delay=timedelta(seconds=_PROBE_DELAY_S))
     with ctx.runner("--only-queue", QUEUE) as runner:
@@ -251,6 +261,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", default="a,b,c")
     parser.add_argument("--backends", default="redis,reliable")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--plain-scenarios",
+        default="runner_drain_1w",
+        help="bench/run.py scenarios part (c) compares (enqueue and bulk_enqueue: redis only)",
+    )
     parser.add_argument("--inside", choices=["promote", "latency"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.backend = args.backends.split(",")[0]
