@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Delayed jobs on dlq's Redis backends: what they cost, and what they leave plain jobs.
 
-    python3 bench/delayed.py [--venv V] [--pre-venv P] [--parts a,b,c] [--repeats 3]
+    python3 bench/delayed.py [--venv V] [--pre-venv P] [--parts a,b,c,d] [--repeats 3]
 
 Three parts, each against the real Redis (database 13, a key prefix of this run's own,
 deleted afterwards; nothing is flushed), through a real ``queue_runner`` with one worker:
@@ -20,6 +20,13 @@ deleted afterwards; nothing is flushed), through a real ``queue_runner`` with on
     ``--plain-scenarios`` adds others, such as ``bulk_enqueue``) on dlq before the
     lifecycle work (``--pre-venv``: dlq installed from commit 6947336) and on this
     checkout (``--venv``), interleaved repeat by repeat: medians and their ratio.
+
+(d) ``path``: the backend's own plain-job path, in one process with no runner and no
+    task: 20,000 jobs by ``bulk_enqueue`` (chunks of 1,000), 5,000 by ``enqueue``, then
+    ``dequeue`` + ``acknowledge(Succeeded)`` until the queue is empty; jobs/s of each
+    (and the process's CPU µs per dequeued job, steadier on a busy machine), on the same
+    venvs as (c), interleaved. This isolates what this work changed from the
+    runner's and the task's costs, and from most of the noise of process start-up.
 
 (a) and (b) run inside ``--venv`` (re-invoking this file with ``--inside``); (c) runs
 measure.py in each venv. A venv here is Python + Django 5.2 + redis-py + hiredis + dlq
@@ -75,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 found = report[f"c_{scenario}_{backend}"] = _plain(args, scenario, backend)
                 _show(f"(c) plain jobs, {scenario}, {backend}", found)
+        if "d" in parts:
+            found = report[f"d_path_{backend}"] = _path_sides(args, backend)
+            _show(f"(d) the backend's plain-job path, {backend}", found)
     out = BENCH_DIR / f"results-delayed-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out}", file=sys.stderr)
@@ -93,12 +103,33 @@ def _in_venv(venv: Path, part: str, backend: str) -> dict[str, float]:
     return result
 
 
+def _sides(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """The venvs compared in (c) and (d): before the lifecycle, main without this work when
+    given (so that this work's share and the lifecycle core's can be told apart), and this
+    checkout."""
+    sides = [("pre", args.pre_venv)]
+    if args.main_venv is not None:
+        sides.append(("main", args.main_venv))
+    return [*sides, ("branch", args.venv)]
+
+
+def _ratios(runs: dict[str, list[float]]) -> dict[str, object]:
+    medians = {side: statistics.median(values) for side, values in runs.items()}
+    found: dict[str, object] = dict(runs)
+    found.update({f"{side}_median": round(value) for side, value in medians.items()})
+    found["branch_over_pre"] = round(medians["branch"] / medians["pre"], 3)
+    if "main" in medians:
+        found["main_over_pre"] = round(medians["main"] / medians["pre"], 3)
+        found["branch_over_main"] = round(medians["branch"] / medians["main"], 3)
+    return found
+
+
 def _plain(args: argparse.Namespace, scenario: str, backend: str) -> dict[str, object]:
     """A scenario of bench/run.py with each venv in turn, repeat by repeat (so drift hits
-    both alike)."""
-    rates: dict[str, list[float]] = {"pre": [], "branch": []}
+    all alike)."""
+    rates: dict[str, list[float]] = {side: [] for side, _venv in _sides(args)}
     for _ in range(args.repeats):
-        for side, venv in (("pre", args.pre_venv), ("branch", args.venv)):
+        for side, venv in _sides(args):
             argv = [
                 str(venv / "bin" / "python"), str(BENCH_DIR / "measure.py"),
                 "--system", "dlq", "--scenario", scenario, "--backend", backend,
@@ -112,13 +143,23 @@ def _plain(args: argparse.Namespace, scenario: str, backend: str) -> dict[str, o
             if "error" in figures:
                 raise SystemExit(f"{scenario} on {side} failed: {figures['error']}")
             rates[side].append(float(figures["jobs_per_s"]))
-    pre, branch = statistics.median(rates["pre"]), statistics.median(rates["branch"])
+    return _ratios(rates)
+
+
+def _path_sides(args: argparse.Namespace, backend: str) -> dict[str, object]:
+    keys = (
+        "bulk_enqueue_jobs_per_s",
+        "enqueue_jobs_per_s",
+        "dequeue_ack_jobs_per_s",
+        "dequeue_ack_cpu_us",
+    )
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side, _venv in _sides(args)}
+    for _ in range(args.repeats):
+        for side, venv in _sides(args):
+            runs[side].append(_in_venv(venv, "path", backend))
     return {
-        "pre_jobs_per_s": rates["pre"],
-        "branch_jobs_per_s": rates["branch"],
-        "pre_median": round(pre),
-        "branch_median": round(branch),
-        "branch_over_pre": round(branch / pre, 3),
+        key: _ratios({side: [run[key] for run in found] for side, found in runs.items()})
+        for key in keys
     }
 
 
@@ -138,6 +179,8 @@ def _show(title: str, figures: object) -> None:
 
 
 def _inside(part: str, backend: str) -> dict[str, float]:
+    if part == "path":
+        return _path(backend)
     from benchkit.config import BenchConfig
     from benchkit.systems import SYSTEMS
 
@@ -254,10 +297,66 @@ def _latency(ctx: Context) -> dict[str, float]:
     }
 
 
+def _path(backend: str) -> dict[str, float]:
+    """Plain jobs through the backend alone (no Django, no runner); works on any dlq."""
+    from datetime import UTC, datetime
+
+    import redis
+
+    from dlq.backends.redis import RedisBackend
+    from dlq.backends.reliable_redis import ReliableRedisBackend
+    from dlq.core.settings import QueueSettings
+    from dlq.domain.envelope import Job
+    from dlq.domain.outcome import Succeeded
+
+    prefix, queue, bulk, single = f"{_PREFIX}-path", "bench", 20_000, 5_000
+    settings = QueueSettings.model_validate(
+        {"REDIS_URL": "redis://127.0.0.1:6379/13", "REDIS_PREFIX": prefix}
+    )
+    kind = RedisBackend if backend == "redis" else ReliableRedisBackend
+    store = kind(settings)
+    client = redis.Redis(host="127.0.0.1", port=6379, db=13)
+    try:
+        now = datetime.now(UTC)
+        jobs = [Job.create("benchapp.tasks.noop_count", [], {}, now=now) for _ in range(bulk)]
+        started = time.perf_counter()
+        for start in range(0, bulk, 1000):
+            store.bulk_enqueue(jobs[start : start + 1000], queue)
+        bulk_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for job in jobs[:single]:
+            store.enqueue(job, queue)
+        single_s = time.perf_counter() - started
+        done, taken = Succeeded(None, 0.0), 0
+        started, cpu = time.perf_counter(), time.process_time()
+        while (job := store.dequeue(queue, 1, 0.0)) is not None:
+            store.acknowledge(queue, 1, job, done)
+            taken += 1
+        drain_s, drain_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        if taken != bulk + single:
+            raise SystemExit(f"took {taken} jobs of {bulk + single}")
+        return {
+            "bulk_enqueue_jobs_per_s": round(bulk / bulk_s),
+            "enqueue_jobs_per_s": round(single / single_s),
+            "dequeue_ack_jobs_per_s": round(taken / drain_s),
+            # This process's CPU per job: steadier than the rate on a shared machine.
+            "dequeue_ack_cpu_us": round(1e6 * drain_cpu_s / taken, 2),
+        }
+    finally:
+        store.close()
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+        client.close()
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--venv", type=Path, default=BENCH_DIR / ".venv-dlq")
     parser.add_argument("--pre-venv", type=Path, default=BENCH_DIR / ".venv-dlq-pre")
+    parser.add_argument(
+        "--main-venv", type=Path, help="(c), (d): also dlq as main had it before this work"
+    )
     parser.add_argument("--parts", default="a,b,c")
     parser.add_argument("--backends", default="redis,reliable")
     parser.add_argument("--repeats", type=int, default=3)
@@ -266,7 +365,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default="runner_drain_1w",
         help="bench/run.py scenarios part (c) compares (enqueue and bulk_enqueue: redis only)",
     )
-    parser.add_argument("--inside", choices=["promote", "latency"], help=argparse.SUPPRESS)
+    parser.add_argument("--inside", choices=["promote", "latency", "path"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.backend = args.backends.split(",")[0]
     return args
