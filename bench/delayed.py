@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Delayed jobs on dlq's Redis backends: what they cost, and what they leave plain jobs.
 
-    python3 bench/delayed.py [--venv V] [--pre-venv P] [--parts a,b,c,d] [--repeats 3]
+    python3 bench/delayed.py [--venv V] [--pre-venv P] [--parts a,b,c,d,e] [--repeats 3]
 
 Three parts, each against the real Redis (database 13, a key prefix of this run's own,
 deleted afterwards; nothing is flushed), through a real ``queue_runner`` with one worker:
@@ -28,6 +28,11 @@ deleted afterwards; nothing is flushed), through a real ``queue_runner`` with on
     venvs as (c), interleaved. This isolates what this work changed from the
     runner's and the task's costs, and from most of the noise of process start-up.
 
+(e) ``crowd``: (d)'s ``dequeue`` + ``acknowledge`` and the runner's ``promote_due``
+    (nothing due) with no delayed job, then with 100,000 delayed jobs (due in an hour) in
+    the same queue's set: a claim must not cost more for them (it never reads the set),
+    and a promotion finds the first due job by the score index (O(log n)).
+
 (a) and (b) run inside ``--venv`` (re-invoking this file with ``--inside``); (c) runs
 measure.py in each venv. A venv here is Python + Django 5.2 + redis-py + hiredis + dlq
 (editable), as bench/setup.sh makes ``.venv-dlq``. Keep repeats low: the machine is small
@@ -37,17 +42,21 @@ and shared (see README.md's caveats; compare figures from one run only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from benchkit.context import Context
+
+    from dlq.backends.redis.base import RedisBackendBase
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -82,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 found = report[f"c_{scenario}_{backend}"] = _plain(args, scenario, backend)
                 _show(f"(c) plain jobs, {scenario}, {backend}", found)
+        if "e" in parts:
+            found = report[f"e_crowd_{backend}"] = _in_venv(args.venv, "crowd", backend)
+            _show(f"(e) plain jobs beside 100,000 delayed ones, {backend}", found)
         if "d" in parts:
             found = report[f"d_path_{backend}"] = _path_sides(args, backend)
             _show(f"(d) the backend's plain-job path, {backend}", found)
@@ -181,6 +193,8 @@ def _show(title: str, figures: object) -> None:
 def _inside(part: str, backend: str) -> dict[str, float]:
     if part == "path":
         return _path(backend)
+    if part == "crowd":
+        return _crowd(backend)
     from benchkit.config import BenchConfig
     from benchkit.systems import SYSTEMS
 
@@ -297,19 +311,58 @@ def _latency(ctx: Context) -> dict[str, float]:
     }
 
 
-def _path(backend: str) -> dict[str, float]:
-    """Plain jobs through the backend alone (no Django, no runner); works on any dlq."""
-    from datetime import UTC, datetime
+def _crowd(backend: str) -> dict[str, float]:
+    """Claims and promotions with no delayed job, then beside 100,000 of them."""
+    from datetime import UTC, datetime, timedelta
 
+    from dlq.domain.envelope import Job
+    from dlq.domain.outcome import Succeeded
+
+    queue, plain, held, calls = "bench", 20_000, 100_000, 200
+    found: dict[str, float] = {}
+    with _store(backend, "crowd") as store:
+        for label in ("none", "100k"):
+            if label == "100k":
+                later = datetime.now(UTC) + timedelta(hours=1)
+                for start in range(0, held, 1000):
+                    batch = [
+                        Job.create("benchapp.tasks.noop_count", [start + n], {}, now=later,
+                                   run_after=later)
+                        for n in range(1000)
+                    ]  # fmt: skip
+                    store.bulk_enqueue(batch, queue)
+                if store.delayed_count(queue) != held:
+                    raise SystemExit("the delayed jobs were not held")
+            now = datetime.now(UTC)
+            jobs = [Job.create("benchapp.tasks.noop_count", [], {}, now=now) for _ in range(plain)]
+            for start in range(0, plain, 1000):
+                store.bulk_enqueue(jobs[start : start + 1000], queue)
+            done, taken = Succeeded(None, 0.0), 0
+            started = time.perf_counter()
+            while (job := store.dequeue(queue, 1, 0.0)) is not None:
+                store.acknowledge(queue, 1, job, done)
+                taken += 1
+            found[f"dequeue_ack_jobs_per_s_{label}"] = round(
+                taken / (time.perf_counter() - started)
+            )
+            started = time.perf_counter()
+            for _ in range(calls):
+                if store.promote_due(queue):
+                    raise SystemExit("a job due in an hour was promoted")
+            found[f"promote_due_us_{label}"] = round(1e6 * (time.perf_counter() - started) / calls)
+    return found
+
+
+@contextlib.contextmanager
+def _store(backend: str, name: str) -> Iterator[RedisBackendBase]:
+    """A backend of ``backend``'s kind on database 13 under a prefix of its own, deleted after."""
     import redis
 
     from dlq.backends.redis import RedisBackend
     from dlq.backends.reliable_redis import ReliableRedisBackend
     from dlq.core.settings import QueueSettings
-    from dlq.domain.envelope import Job
-    from dlq.domain.outcome import Succeeded
 
-    prefix, queue, bulk, single = f"{_PREFIX}-path", "bench", 20_000, 5_000
+    prefix = f"{_PREFIX}-{name}"
     settings = QueueSettings.model_validate(
         {"REDIS_URL": "redis://127.0.0.1:6379/13", "REDIS_PREFIX": prefix}
     )
@@ -317,6 +370,24 @@ def _path(backend: str) -> dict[str, float]:
     store = kind(settings)
     client = redis.Redis(host="127.0.0.1", port=6379, db=13)
     try:
+        yield store
+    finally:
+        store.close()
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+        client.close()
+
+
+def _path(backend: str) -> dict[str, float]:
+    """Plain jobs through the backend alone (no Django, no runner); works on any dlq."""
+    from datetime import UTC, datetime
+
+    from dlq.domain.envelope import Job
+    from dlq.domain.outcome import Succeeded
+
+    queue, bulk, single = "bench", 20_000, 5_000
+    with _store(backend, "path") as store:
         now = datetime.now(UTC)
         jobs = [Job.create("benchapp.tasks.noop_count", [], {}, now=now) for _ in range(bulk)]
         started = time.perf_counter()
@@ -342,12 +413,6 @@ def _path(backend: str) -> dict[str, float]:
             # This process's CPU per job: steadier than the rate on a shared machine.
             "dequeue_ack_cpu_us": round(1e6 * drain_cpu_s / taken, 2),
         }
-    finally:
-        store.close()
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-        client.close()
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -365,7 +430,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default="runner_drain_1w",
         help="bench/run.py scenarios part (c) compares (enqueue and bulk_enqueue: redis only)",
     )
-    parser.add_argument("--inside", choices=["promote", "latency", "path"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--inside", choices=["promote", "latency", "path", "crowd"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     args.backend = args.backends.split(",")[0]
     return args
