@@ -264,3 +264,18 @@ def fail_twice(token: str) -> None:
     if attempt < 3:
         raise ConnectionError(f"{token}: not yet")
     _record("runs", token)
+
+
+# -- lifecycle (Redis helper) --
+
+
+@task(retries=2, retry_on=(RuntimeError,), backoff=Backoff(base_s=0.2, jitter=False))
+def fail_twice_then_succeed(token: str) -> None:
+    """Notes each attempt's number under 'attempts', then raises on the first two: with
+    ``retries=2`` the third attempt is its last, and succeeds."""
+    from dlq import current_job
+
+    attempt = current_job().attempt
+    _record("attempts", token, attempt)
+    if attempt < 3:
+        raise RuntimeError(f"attempt {attempt} of {token} fails on purpose")
