@@ -5,6 +5,9 @@ A backend keeps delayed jobs (and retries) apart from its queue until their
 its queues' backends to promote the due ones every :data:`PROMOTE_EVERY_S`, through the
 same bounded, budgeted calls as its lease renewals, so an idle worker blocked on the
 queue starts a due job within that much of its time (plus the backend's own latency).
+While a call moves jobs (a backlog falling due, which a backend moves a bounded number at
+a time), the next is made on the supervisor's next pass instead, so a backlog moves at
+the backend's pace rather than one bounded call per period.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class DelayedPromoter:
                 continue
             try:
                 with self._calls.counted():
-                    backend.promote_due(queue)
+                    moved = backend.promote_due(queue)
             except BackendError as exc:
                 if queue not in self._failing:
                     self._failing.add(queue)
@@ -62,6 +65,8 @@ class DelayedPromoter:
                         exc,
                     )
             else:
+                if moved:
+                    self._next_at = now  # more may be due: again on the next pass
                 if queue in self._failing:
                     self._failing.discard(queue)
                     self._logger.info("Due delayed jobs of queue %s move again", queue)
