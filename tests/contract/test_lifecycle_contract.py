@@ -197,3 +197,9 @@ def test_a_record_is_forgotten_after_its_time(backend: Backend) -> None:
         time.sleep(0.2)
     store.prune_records()
     assert store.get_record(record.id) is None
+
+
+def test_every_queueing_backend_holds_delayed_jobs_and_keeps_records(backend: Backend) -> None:
+    """The tests above skip a backend without the capability; none of these may lack it."""
+    assert isinstance(backend, SupportsDelay)
+    assert isinstance(backend, SupportsResults)

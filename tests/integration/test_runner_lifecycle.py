@@ -7,6 +7,7 @@ bench/delayed.py's business, not a test's: a loaded machine may be slow.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -115,3 +116,32 @@ def test_a_held_job_survives_runner_restarts(lab: Lab, backend: ReliableRedisBac
     assert later.run_after is not None
     assert due is not None
     assert abs(due - later.run_after) < timedelta(milliseconds=1)
+
+
+def test_a_worker_killed_holding_a_due_delayed_job_loses_nothing(
+    lab: Lab, backend: ReliableRedisBackend
+) -> None:
+    runner = lab.start(lab.settings(delivery="reliable"))
+    backend.enqueue(record_job("warm-up"), "default")
+    wait_until(lambda: "warm-up" in lab.tokens("runs"), what="the runner to run a job")
+    run_after = datetime.now(UTC) + timedelta(seconds=1)
+    slow = Job.create(
+        "tests.testapp.tasks.record_slowly",
+        ["held"],
+        {"sleep_s": 2.0},
+        now=datetime.now(UTC),
+        run_after=run_after,
+    )
+    backend.enqueue(slow, "default")
+    started = wait_until(lambda: lab.records("started"), what="the delayed job to start")
+
+    os.kill(int(started[0]["pid"]), signal.SIGKILL)
+
+    runner.wait_for_log(r"Worker default\.1 died \(killed by SIGKILL\)")
+    wait_until(lambda: "held" in lab.tokens("runs"), what="the delayed job to run again")
+    runner.send(signal.SIGTERM)
+    assert runner.wait() == 0
+    assert lab.tokens("started") == ["held", "held"]
+    assert lab.tokens("runs") == ["warm-up", "held"]
+    assert started[0]["at"] >= run_after.timestamp()
+    assert backend.delayed_count("default") == backend.length("default") == 0
