@@ -42,7 +42,7 @@ def other(database: TestDatabase) -> DatabaseBackend:
 
 def crash(backend: DatabaseBackend) -> None:
     """What SIGKILL leaves: the worker's connection gone, nothing given back."""
-    backend._worker._holder.discard()
+    backend._dispatcher._holder.discard()
     backend._admin.discard()
 
 

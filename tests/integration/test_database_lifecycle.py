@@ -203,7 +203,7 @@ def test_a_retry_or_a_dead_letter_mid_batch_settles_the_finished_rows_with_it(
         else GaveUp(raised(ValueError("no")), 0.1, 3)
     )
     first.acknowledge(QUEUE, 1, three, outcome)
-    session = first._worker._holder.current()
+    session = first._dispatcher._holder.current()
     assert session is not None
     session.read_owed()  # what SIGKILL would not stop: statements already sent
     crash(first)

@@ -54,7 +54,7 @@ Connections: enqueue uses Django's connection of ``LIGHTWEIGHT_QUEUE_DATABASE_AL
 (so it joins the caller's transaction, see :mod:`.enqueue`); workers and commands use
 connections of the backend's own (:mod:`.connection`); job records, Django's
 connection, as enqueue. Modules: :mod:`.schema` (tables), :mod:`.sql` (statements per vendor),
-:mod:`.slots` (claims and hand-out), :mod:`.recovery`, :mod:`.delayed` (delayed jobs and
+:mod:`.dispatch` (claims and hand-out), :mod:`.recovery`, :mod:`.delayed` (delayed jobs and
 their promotion), :mod:`.records`, :mod:`.admin` (everything else), :mod:`.browse` (the
 dashboard's paged reads), :mod:`.postgres`, :mod:`.mysql`, :mod:`.sqlite` (sessions).
 """
@@ -77,11 +77,11 @@ from dlq.backends.database.connection import (
     SessionLost,
     check_name,
 )
+from dlq.backends.database.dispatch import Dispatcher
 from dlq.backends.database.enqueue import Enqueuer
+from dlq.backends.database.ledger import Tuning
 from dlq.backends.database.recovery import recover_slot
 from dlq.backends.database.schema import MAX_NAME_LENGTH
-from dlq.backends.database.slot_state import Tuning
-from dlq.backends.database.slots import SlotWorker
 from dlq.backends.database.sql import dialect_for
 from dlq.core.protocols import BackendContext, ProgressCallback, StopSignal
 from dlq.core.settings import PREFIX, QueueSettings
@@ -124,7 +124,7 @@ class DatabaseBackend:
         self._enqueuer = Enqueuer(self._target, self._d)
         self._records = records.RecordStore(self._target, self._d)
         self._admin = SessionHolder(self._target, "admin", self._log)
-        self._worker = SlotWorker(
+        self._dispatcher = Dispatcher(
             SessionHolder(self._target, "worker", self._log),
             self._d,
             max_deliveries=settings.MAX_DELIVERIES,
@@ -165,7 +165,7 @@ class DatabaseBackend:
     @contextmanager
     def _flushed(self) -> Iterator[None]:
         """For reads from this process: first write what its workers owe."""
-        self._worker.flush()
+        self._dispatcher.flush()
         yield
 
     # -- Backend ---------------------------------------------------------------------------
@@ -184,10 +184,10 @@ class DatabaseBackend:
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
     ) -> Job | None:
         check_name("queue name", queue, MAX_NAME_LENGTH)
-        return self._worker.dequeue(queue, worker_number, timeout_s, stop)
+        return self._dispatcher.dequeue(queue, worker_number, timeout_s, stop)
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
-        if self._worker.acknowledge(queue, worker_number, job, outcome):
+        if self._dispatcher.acknowledge(queue, worker_number, job, outcome):
             return
         if not isinstance(outcome, TimedOut):
             self._log.error("cannot acknowledge %s: it was not dequeued here", job)
@@ -207,10 +207,10 @@ class DatabaseBackend:
         )
 
     def release(self, queue: str, worker_number: int) -> int:
-        return self._worker.release(queue, worker_number)
+        return self._dispatcher.release(queue, worker_number)
 
     def close(self) -> None:
-        self._worker.close()
+        self._dispatcher.close()
         self._admin.discard()
 
     def length(self, queue: str) -> int:

@@ -33,6 +33,7 @@ from collections import deque
 from typing import Any
 
 from dlq.backends.database.connection import Contended, Session, SessionHolder, SessionLost
+from dlq.backends.database.ledger import NEVER, Held, Owed, SlotLedger, Tuning
 from dlq.backends.database.recovery import (
     Bury,
     as_bytes,
@@ -40,7 +41,6 @@ from dlq.backends.database.recovery import (
     recover_slot,
 )
 from dlq.backends.database.schema import notify_channel
-from dlq.backends.database.slot_state import NEVER, Held, Owed, Slot, Tuning
 from dlq.backends.database.sql import Dialect
 from dlq.core.protocols import StopSignal
 from dlq.core.waiting import wait_for_stop
@@ -57,10 +57,10 @@ from dlq.domain.outcome import (
 )
 from dlq.exceptions import PayloadError
 
-__all__ = ["SlotWorker"]
+__all__ = ["Dispatcher"]
 
 
-class SlotWorker:
+class Dispatcher:
     """Dequeue, acknowledge and release for any number of slots, over one session."""
 
     def __init__(
@@ -77,7 +77,7 @@ class SlotWorker:
         self._max_deliveries = max_deliveries
         self._log = logger
         self._tuning = tuning
-        self._slots: dict[tuple[str, int], Slot] = {}
+        self._slots: dict[tuple[str, int], SlotLedger] = {}
         self._listening: set[str] = set()
         self._failures = 0
         self._retry_at = 0.0
@@ -87,10 +87,10 @@ class SlotWorker:
         for queue in sorted(self._listening):
             session.listen(notify_channel(queue))
 
-    def _slot(self, queue: str, number: int) -> Slot:
+    def _slot(self, queue: str, number: int) -> SlotLedger:
         slot = self._slots.get((queue, number))
         if slot is None:
-            slot = self._slots[queue, number] = Slot(queue, number)
+            slot = self._slots[queue, number] = SlotLedger(queue, number)
         return slot
 
     # -- dequeue ----------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class SlotWorker:
                     self._unsure()
                     raise
 
-    def _unhand(self, slot: Slot) -> None:
+    def _unhand(self, slot: SlotLedger) -> None:
         """A job this dequeue took for its caller never reached it: it has not started."""
         if slot.current is not None:
             slot.buffer.appendleft(slot.current)
@@ -159,7 +159,7 @@ class SlotWorker:
             slot.resync = slot.recovered
 
     def _next(
-        self, session: Session, slot: Slot, deadline: float, stop: StopSignal | None
+        self, session: Session, slot: SlotLedger, deadline: float, stop: StopSignal | None
     ) -> Job | None:
         if not slot.recovered:
             self._recover(session, slot)
@@ -186,7 +186,7 @@ class SlotWorker:
                 continue
             session.wait_for_jobs(stop, self._idle_wait(session, slot, remaining))
 
-    def _idle_wait(self, session: Session, slot: Slot, remaining: float) -> float:
+    def _idle_wait(self, session: Session, slot: SlotLedger, remaining: float) -> float:
         """How long an idle worker waits: no longer than until the queue's next delayed job
         is due (one read of the delayed index, only when a claim came back empty), so it
         starts that job within milliseconds of its time without waiting for the runner's
@@ -198,7 +198,7 @@ class SlotWorker:
         due_in = (self._d.read_time(due) - self._d.read_time(now)).total_seconds()
         return min(wait, max(0.001, due_in + 0.001))
 
-    def _recover(self, session: Session, slot: Slot) -> None:
+    def _recover(self, session: Session, slot: SlotLedger) -> None:
         """This process's first use of the slot: settle what an earlier worker left."""
         if self._d.vendor == "postgresql" and slot.queue not in self._listening:
             session.listen(notify_channel(slot.queue))
@@ -218,7 +218,7 @@ class SlotWorker:
             )
         slot.recovered, slot.resync = True, False
 
-    def _resync(self, session: Session, slot: Slot) -> None:
+    def _resync(self, session: Session, slot: SlotLedger) -> None:
         """After a lost reply: forget what the slot finished, let go of any row claimed
         by a claim whose reply was lost, and mark nothing started."""
         d, q, n = self._d, slot.queue, slot.number
@@ -239,20 +239,20 @@ class SlotWorker:
         slot.finished, slot.resync = [], False
         slot.checked_at = NEVER
 
-    def _pay_owed(self, session: Session, slot: Slot) -> None:
+    def _pay_owed(self, session: Session, slot: SlotLedger) -> None:
         while slot.owed:
             self._write(session, slot, slot.owed[0])
             session.read_owed()
             slot.owed.pop(0)
 
-    def _want(self, slot: Slot) -> int:
+    def _want(self, slot: SlotLedger) -> int:
         tuning = self._tuning
         target = tuning.max_batch if slot.ema_s <= 0 else int(tuning.fresh_s / 2 / slot.ema_s)
         target = max(1, min(tuning.max_batch, target))
         slot.want = 1 if slot.want == 0 else min(target, slot.want * 2)
         return slot.want
 
-    def _claim(self, session: Session, slot: Slot) -> float | None:
+    def _claim(self, session: Session, slot: SlotLedger) -> float | None:
         """Claim a batch into the buffer; returns the seconds left of a pause, if paused."""
         d, q, n = self._d, slot.queue, slot.number
         want = self._want(slot)
@@ -284,7 +284,7 @@ class SlotWorker:
         slot.checked_at = sent_at
         return None
 
-    def _pick(self, session: Session, slot: Slot, want: int) -> list[tuple[Any, ...]]:
+    def _pick(self, session: Session, slot: SlotLedger, want: int) -> list[tuple[Any, ...]]:
         d, q, n = self._d, slot.queue, slot.number
         if d.vendor == "sqlite":
             return session.execute(d.claim_sqlite(), [n, q, want]).rows
@@ -303,7 +303,7 @@ class SlotWorker:
         until, now = (self._d.read_time(value) for value in paused)
         return max(0.0, (until - now).total_seconds())
 
-    def _take(self, session: Session, slot: Slot, rows: list[tuple[Any, ...]]) -> None:
+    def _take(self, session: Session, slot: SlotLedger, rows: list[tuple[Any, ...]]) -> None:
         """Buffer claimed rows in claim order; bury those that are not jobs at all."""
         rows.sort(key=lambda row: (-row[2], row[3], row[0]))
         for row_id, payload, _priority, _available in rows:
@@ -320,7 +320,7 @@ class SlotWorker:
                 continue
             slot.buffer.append(Held(job, row_id))
 
-    def _check(self, session: Session, slot: Slot) -> None:
+    def _check(self, session: Session, slot: SlotLedger) -> None:
         """A stale buffer: is the queue paused, and are the buffered rows still there?"""
         d, q, n = self._d, slot.queue, slot.number
         sent_at = time.monotonic()
@@ -335,7 +335,7 @@ class SlotWorker:
         slot.buffer = deque(h for h in slot.buffer if h.row in held)
         slot.checked_at = sent_at
 
-    def _hand_out(self, session: Session, slot: Slot) -> Job:
+    def _hand_out(self, session: Session, slot: SlotLedger) -> Job:
         held = slot.buffer.popleft()
         try:
             session.send(self._d.mark_started(), [held.row, slot.slot_id])
@@ -388,7 +388,7 @@ class SlotWorker:
                         self._owe(slot, ("requeue", held.row, None, verdict.payload))
             return True
 
-    def _owe(self, slot: Slot, op: Owed) -> None:
+    def _owe(self, slot: SlotLedger, op: Owed) -> None:
         """Write ``op`` now if the database answers; else before the slot's next job."""
         if slot.owed:
             slot.owed.append(op)
@@ -401,7 +401,7 @@ class SlotWorker:
             if isinstance(exc, SessionLost):
                 self._lost(exc)
 
-    def _write_or_owe(self, session: Session, slot: Slot, op: Owed) -> None:
+    def _write_or_owe(self, session: Session, slot: SlotLedger, op: Owed) -> None:
         try:
             self._write(session, slot, op)
         except (SessionLost, Contended):
@@ -410,7 +410,7 @@ class SlotWorker:
             slot.owed.append(op)
             raise
 
-    def _write(self, session: Session, slot: Slot, op: Owed) -> None:
+    def _write(self, session: Session, slot: SlotLedger, op: Owed) -> None:
         """Settle one row now, with the rows finished before it (see the module's
         docstring). ``slot.finished`` stays: deleting those again later is a no-op, and
         if this statement's reply is lost, a resync must still know them."""
@@ -481,7 +481,7 @@ class SlotWorker:
             )
             return 0
 
-    def _release(self, session: Session, slot: Slot) -> int:
+    def _release(self, session: Session, slot: SlotLedger) -> int:
         d, q, n = self._d, slot.queue, slot.number
         self._pay_owed(session, slot)
         with session.transaction():

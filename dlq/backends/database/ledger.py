@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from dlq.domain.envelope import Job
 
-__all__ = ["NEVER", "Held", "Owed", "Slot", "Tuning"]
+__all__ = ["NEVER", "Held", "Owed", "SlotLedger", "Tuning"]
 
 NEVER = float("-inf")
 
@@ -41,7 +41,7 @@ Owed = tuple[Literal["bury", "requeue", "retry"], int, Any, str]
 
 
 @dataclass
-class Slot:
+class SlotLedger:
     queue: str
     number: int
     slot_id: int | None = None
