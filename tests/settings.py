@@ -49,3 +49,22 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.memory.InMemoryBackend"
+
+# Django's task API on dlq (dlq.django_tasks): "default" is dlq's; "immediate" is Django's
+# reference backend, which tests/integration/test_django_tasks.py runs the same tasks
+# through to compare. The backport is an app of its own (its checks and signals).
+INSTALLED_APPS.append("django_tasks")
+TASKS = {
+    "default": {
+        "BACKEND": "dlq.django_tasks.DlqBackend",
+        "QUEUES": ["default", "other"],
+    },
+    "immediate": {
+        "BACKEND": (
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if __import__("django").VERSION >= (6, 0)
+            else "django_tasks.backends.immediate.ImmediateBackend"
+        ),
+        "QUEUES": ["default", "other"],
+    },
+}

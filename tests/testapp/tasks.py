@@ -248,3 +248,7 @@ def crash_first_time(token: str, marker: str) -> None:
         _record("started", token)
         os._exit(3)
     _record("runs", token)
+
+
+# -- tasks written against Django's task API (dlq.django_tasks runs them) ----------------
+from tests.testapp import api_tasks, backport_tasks  # noqa: E402, F401

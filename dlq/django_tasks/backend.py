@@ -1,0 +1,173 @@
+"""``DlqBackend``: Django's task API (``django.tasks``, or the backport) on dlq's queues.
+
+::
+
+    TASKS = {"default": {"BACKEND": "dlq.django_tasks.DlqBackend",
+                         "QUEUES": ["default", "emails"], "OPTIONS": {"TIMEOUT": 60}}}
+
+A task enqueued through it becomes a dlq job on the dlq queue of its ``queue_name``,
+stored by that queue's dlq backend (``LIGHTWEIGHT_QUEUE_BACKEND``/``BACKEND_OVERRIDES``),
+and ``queue_runner``'s workers run it beside ``@dlq.task`` jobs (see
+:mod:`dlq.django_tasks.running`). The job id is the ``TaskResult`` id; results are dlq's
+job records (:mod:`dlq.django_tasks.results`).
+
+What it supports, as Django's flags say: ``supports_defer`` (dlq holds a job until its
+``run_after``), ``supports_async_task`` (a coroutine runs to completion in the worker),
+``supports_get_result`` (unless ``OPTIONS["STORE_RESULTS"]`` is False). Not
+``supports_priority``: no dlq backend orders jobs by priority (a Redis list and the
+database's claim index are first in, first out), so a task with a priority other than the
+default is refused by ``validate_task``, as Django's own backends without priority do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+from django.core import checks
+from django.utils import timezone
+
+from dlq.conf import get_runtime
+from dlq.django_tasks.compat import BaseTaskBackend, Framework, framework_of, frameworks
+from dlq.django_tasks.options import BackendOptions, option_problems, parse_options
+from dlq.django_tasks.results import task_result
+from dlq.django_tasks.running import django_task_at, dlq_task_for
+from dlq.domain.job_options import option_problems as queue_problems
+
+__all__ = ["DlqBackend"]
+
+
+class DlqBackend(BaseTaskBackend):
+    """A ``TASKS`` backend whose tasks run in dlq's ``queue_runner``."""
+
+    supports_defer = True
+    supports_async_task = True
+    supports_priority = False
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+
+    @cached_property
+    def options_model(self) -> BackendOptions:
+        """``OPTIONS``, validated when first needed (``check()`` reports mistakes earlier)."""
+        return parse_options(self.alias, self.options)
+
+    @property  # type: ignore[override]  # Django reads a class attribute; this one follows OPTIONS
+    def supports_get_result(self) -> bool:
+        return self.options_model.STORE_RESULTS
+
+    # -- the API ---------------------------------------------------------------------
+
+    def validate_task(self, task: Any) -> None:
+        framework = _framework(task)
+        try:
+            super().validate_task(task)
+        except Exception as exc:
+            # The base class raises its own framework's error; a task of the other one (the
+            # backport's Task on Django 6) gets its framework's, as its own backends would.
+            if isinstance(exc, framework.InvalidTask) or not _is_invalid_task(exc):
+                raise
+            raise framework.InvalidTask(str(exc)) from None
+
+    def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
+        self.validate_task(task)
+        framework = _framework(task)
+        now = timezone.now()
+        # Made first: its __post_init__ normalises the arguments to JSON as Django does
+        # (tuples to lists, ...), raising TypeError for a value that is not, before anything
+        # is queued.
+        result = framework.TaskResult(
+            task=task,
+            id="",
+            status=framework.TaskResultStatus.READY,
+            enqueued_at=now,
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
+        wrapped = dlq_task_for(task, self.options_model)
+        if task.queue_name != wrapped.queue or task.run_after is not None:
+            wrapped = wrapped.using(queue=task.queue_name, run_after=task.run_after)
+        handle = wrapped.enqueue(*result.args, **result.kwargs)
+        object.__setattr__(result, "id", handle.id)
+        framework.task_enqueued.send(type(self), task_result=result)
+        return result
+
+    def get_result(self, result_id: str) -> Any:
+        from dlq import get_job
+
+        record = get_job(result_id)
+        if record is None:
+            raise _does_not_exist(f"no dlq job record has the id {result_id!r}")
+        # The record's path came from a queue: it is looked up among the tasks modules
+        # the workers import too, never imported itself.
+        get_runtime().discover_tasks()
+        found = django_task_at(record.path)
+        framework = None if found is None else framework_of(found[0])
+        if found is None or framework is None:
+            raise _does_not_exist(
+                f"job {result_id!r} ran {record.path!r}, which is not a Django task of a"
+                " dlq backend in this process"
+            )
+        return task_result(record, found[0], framework, self.alias)
+
+    # -- manage.py check --------------------------------------------------------------
+
+    def check(self, **kwargs: Any) -> Iterable[checks.CheckMessage]:
+        where = f"TASKS[{self.alias!r}]"
+        messages: list[checks.CheckMessage] = [
+            checks.Error(problem, hint=hint, obj=where, id="dlq.E030")
+            for problem, hint in option_problems(self.alias, self.options)
+        ]
+        for queue in sorted(self.queues):
+            for problem in queue_problems(where, queue=queue):
+                messages.append(
+                    checks.Error(f"{problem} (in {where}['QUEUES'])", obj=where, id="dlq.E031")
+                )
+        messages.extend(self._check_workers(where))
+        return messages
+
+    def _check_workers(self, where: str) -> list[checks.CheckMessage]:
+        try:
+            settings = get_runtime().settings
+        except Exception:  # dlq's own checks report a settings error
+            return []
+        idle = sorted(queue for queue in self.queues if not settings.WORKERS.get(queue))
+        if not idle:
+            return []
+        return [
+            checks.Warning(
+                f"{where}['QUEUES'] names {', '.join(map(repr, idle))}, which"
+                " LIGHTWEIGHT_QUEUE_WORKERS gives no workers: tasks enqueued there wait"
+                " until a queue_runner is started for them",
+                hint="add the queue to LIGHTWEIGHT_QUEUE_WORKERS, or run"
+                " `manage.py queue_runner --only <queue>` for it",
+                obj=where,
+                id="dlq.W030",
+            )
+        ]
+
+
+def _framework(task: object) -> Framework:
+    framework = framework_of(task)
+    if framework is None:
+        raise TypeError(
+            f"{task!r} is not a Task of django.tasks or of the django-tasks backport:"
+            " dlq's task backend runs only those"
+        )
+    return framework
+
+
+def _is_invalid_task(exc: Exception) -> bool:
+    return any(isinstance(exc, framework.InvalidTask) for framework in frameworks())
+
+
+def _does_not_exist(message: str) -> Exception:
+    # Django's own exception when it is installed (Task.get_result callers catch it).
+    return frameworks()[0].ResultDoesNotExist(message)
