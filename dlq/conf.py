@@ -142,8 +142,11 @@ class DjangoRuntime:
             run_job=self.run_job,
         )
 
-    def run_job(self, job: Job) -> Outcome:
-        return self.job_runner().run(job)
+    def run_job(self, job: Job, queue: str) -> Outcome:
+        return self.job_runner().run(job, queue)
+
+    def on_commit(self, callback: Callable[[], None], alias: str) -> None:
+        transaction.on_commit(callback, using=alias)
 
     def job_runner(self) -> JobRunner:
         with self._lock:

@@ -11,10 +11,15 @@ The tree::
     ├── PayloadError            a queued payload cannot be decoded into a job
     │   └── UnknownTaskError    a payload names a path that is not a registered task
     ├── TaskArgumentError       a task was called with arguments that cannot be queued or decoded
+    ├── ReturnValueError        a task that keeps its result returned a value that is not JSON
+    ├── Retry                   raised by a task: run me again, after ``delay``
+    ├── NoCurrentJobError       dlq.current_job() was called outside a running job
+    ├── JobFailedError          a job whose result was asked for failed (dlq.core.results)
+    ├── JobWaitTimeout          JobHandle.wait() ran out of time (also a TimeoutError)
     └── BackendError            a backend failed to talk to its store (wraps the cause)
         └── CapabilityError     a backend was asked for something it does not support
 
-``CronFieldError``, ``AllocationError`` and ``DurationError`` live beside the pure code that
+``CronFieldError``, ``AllocationError``, ``DurationError`` and ``JobFailedError`` live beside the pure code that
 raises them, and are also ValueErrors, so argument parsers report them as bad values.
 Adapter failures are raised ``from`` the library error that caused them, so the
 original traceback is kept.
@@ -24,15 +29,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 __all__ = [
     "BackendError",
     "CapabilityError",
     "ConfigurationError",
     "DLQError",
+    "JobWaitTimeout",
+    "NoCurrentJobError",
     "NotReadyError",
     "PayloadError",
     "Problem",
+    "Retry",
+    "ReturnValueError",
     "TaskArgumentError",
     "UnknownTaskError",
 ]
@@ -117,6 +127,32 @@ class UnknownTaskError(PayloadError):
 
 class TaskArgumentError(DLQError, TypeError):
     """A task's arguments do not fit its signature or cannot be encoded as JSON."""
+
+
+class ReturnValueError(DLQError, TypeError):
+    """A task whose result is kept returned a value that cannot be written as JSON."""
+
+
+class Retry(DLQError):  # raised by a task, read as a request: "retry"
+    """Raise from a task to run it again after ``delay`` (a timedelta or seconds; None:
+    the task's back-off), counted against its ``retries`` like any retried exception."""
+
+    def __init__(self, delay: timedelta | float | None = None, reason: str = "") -> None:
+        if isinstance(delay, timedelta):
+            delay = delay.total_seconds()
+        if delay is not None and not delay >= 0:
+            raise ValueError(f"Retry(delay=...) must be 0 or more seconds, not {delay!r}")
+        self.delay_s = delay
+        self.reason = reason
+        super().__init__(reason or "retry requested by the task")
+
+
+class NoCurrentJobError(DLQError, LookupError):
+    """``dlq.current_job()`` was called outside a job a worker (or the test helpers) runs."""
+
+
+class JobWaitTimeout(DLQError, TimeoutError):
+    """``JobHandle.wait(timeout=...)`` returned before the job finished."""
 
 
 class BackendError(DLQError):

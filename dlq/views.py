@@ -45,7 +45,8 @@ def debug_run(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return HttpResponse(_page(job, get_token(request), payload))
     with _captured_logs() as lines, transaction.atomic():
-        outcome = runtime.run_job(job.next_delivery())
+        queue = runtime.registry.get(job.path).queue
+        outcome = runtime.run_job(job.next_delivery(), queue)
         transaction.set_rollback(True)
     return HttpResponse(_page(job, get_token(request), payload, outcome, lines))
 

@@ -14,7 +14,9 @@ In a test (see :mod:`dlq.testing` for the pytest fixture and assertions)::
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import logging
 import threading
 import time
 from collections import defaultdict, deque
@@ -22,10 +24,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from dlq.backends.claims import ClaimTable
+from dlq.backends.record_table import RecordTable
 from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSignal
+from dlq.core.records import RecordKeeper
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job, decode_job
-from dlq.domain.outcome import Outcome, Rejected, TimedOut
+from dlq.domain.job_record import JobRecord
+from dlq.domain.outcome import GaveUp, Outcome, Rejected, Retrying, TimedOut, failure_reason
 from dlq.exceptions import PayloadError
 
 __all__ = ["InMemoryBackend"]
@@ -36,12 +41,21 @@ _STOP_CHECK_S = 0.02
 
 class InMemoryBackend:
     def __init__(
-        self, clock: Clock, run_job: Callable[[Job], Outcome] | None = None, max_deliveries: int = 5
+        self,
+        clock: Clock,
+        run_job: Callable[[Job, str], Outcome] | None = None,
+        max_deliveries: int = 5,
+        result_ttl_s: int = 86400,
     ) -> None:
         self._clock = clock
         self.run_job = run_job
         self._max_deliveries = max_deliveries
+        self._result_ttl_s = result_ttl_s
         self._queues: defaultdict[str, deque[bytes]] = defaultdict(deque)
+        # Per queue, a heap of (run_after, sequence, payload): held until run_after.
+        self._delayed: defaultdict[str, list[tuple[datetime, int, bytes]]] = defaultdict(list)
+        self._sequence = itertools.count()
+        self._records = RecordTable(clock)
         self._in_progress: dict[tuple[str, int], Job] = {}
         self._paused: dict[str, datetime] = {}
         self._dead: defaultdict[str, list[DeadLetter]] = defaultdict(list)
@@ -52,7 +66,12 @@ class InMemoryBackend:
 
     @classmethod
     def from_context(cls, context: BackendContext) -> InMemoryBackend:
-        return cls(context.clock, context.run_job, context.settings.MAX_DELIVERIES)
+        return cls(
+            context.clock,
+            context.run_job,
+            context.settings.MAX_DELIVERIES,
+            context.settings.RESULT_TTL_S,
+        )
 
     # Backend
 
@@ -68,8 +87,18 @@ class InMemoryBackend:
 
     def bulk_enqueue(self, jobs: Sequence[Job], queue: str) -> None:
         with self._changed:
-            self._queues[queue].extend(job.encode() for job in jobs)
+            now = self._clock()
+            for job in jobs:
+                self._put(queue, job, now)
             self._changed.notify_all()
+
+    def _put(self, queue: str, job: Job, now: datetime) -> None:
+        if job.is_due(now):
+            self._queues[queue].append(job.encode())
+        else:
+            assert job.run_after is not None
+            item = (job.run_after, next(self._sequence), job.encode())
+            heapq.heappush(self._delayed[queue], item)
 
     def dequeue(
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
@@ -101,6 +130,11 @@ class InMemoryBackend:
             self._in_progress.pop((queue, worker_number), None)
             if isinstance(outcome, Rejected):
                 self._bury(queue, job.encode(), outcome.reason, job.id)
+            elif isinstance(outcome, Retrying):
+                self._put(queue, job.retried(outcome.run_after), self._clock())
+                self._changed.notify_all()
+            elif isinstance(outcome, GaveUp):
+                self._bury(queue, job.encode(), failure_reason(outcome), job.id)
             elif isinstance(outcome, TimedOut):
                 if job.attempts >= self._max_deliveries:
                     reason = f"timed out after {outcome.timeout_s}s on {job.attempts} deliveries"
@@ -127,6 +161,46 @@ class InMemoryBackend:
     def paused_until(self, queue: str) -> datetime | None:
         until = self._paused.get(queue)
         return until if until is not None and until > self._clock() else None
+
+    def delayed_count(self, queue: str) -> int:
+        with self._changed:
+            return len(self._delayed[queue])
+
+    def next_due(self, queue: str) -> datetime | None:
+        with self._changed:
+            held = self._delayed[queue]
+            return held[0][0] if held else None
+
+    def clear_delayed(self, queue: str) -> int:
+        with self._changed:
+            count = len(self._delayed[queue])
+            self._delayed[queue].clear()
+            return count
+
+    def promote_due(self, queue: str) -> int:
+        """Moves the due held jobs to the back of the queue, earliest first (``dequeue``
+        does this too, so a runner's calls only make it sooner)."""
+        with self._changed:
+            moved = self._promote(queue)
+            if moved:
+                self._changed.notify_all()
+            return moved
+
+    def _promote(self, queue: str) -> int:
+        held, now, moved = self._delayed[queue], self._clock(), 0
+        while held and held[0][0] <= now:
+            self._queues[queue].append(heapq.heappop(held)[2])
+            moved += 1
+        return moved
+
+    def save_record(self, record: JobRecord, ttl_s: int) -> None:
+        self._records.save_record(record, ttl_s)
+
+    def get_record(self, job_id: str) -> JobRecord | None:
+        return self._records.get_record(job_id)
+
+    def prune_records(self) -> int:
+        return self._records.prune_records()
 
     def clear(self, queue: str) -> int:
         with self._changed:
@@ -262,15 +336,30 @@ class InMemoryBackend:
         """Run every job waiting in ``queue`` now, in order, through the shared path."""
         if self.run_job is None:
             raise RuntimeError("this InMemoryBackend was built without a job runner")
+        keeper = RecordKeeper(
+            self,
+            queue,
+            worker_id="run_queued",
+            ttl_s=self._result_ttl_s,
+            clock=self._clock,
+            logger=logging.getLogger("dlq.testing"),
+        )
         outcomes = []
         while (job := self.dequeue(queue, 0, 0)) is not None:
-            outcome = self.run_job(job)
+            record = keeper.started(job) if job.store_result else None
+            outcome = self.run_job(job, queue)
             self.acknowledge(queue, 0, job, outcome)
+            if record is not None:
+                keeper.finished(record, outcome)
             outcomes.append(outcome)
         return outcomes
 
     def _ready(self, queue: str) -> bool:
-        return bool(self._queues[queue]) and self.paused_until(queue) is None
+        if self.paused_until(queue) is not None:
+            return False
+        if self._delayed[queue]:
+            self._promote(queue)
+        return bool(self._queues[queue])
 
     def _bury(self, queue: str, raw: bytes, reason: str, job_id: str | None) -> None:
         self._dead[queue].append(DeadLetter(queue, raw, reason, self._clock(), job_id))

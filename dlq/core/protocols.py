@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from dlq.core.settings import QueueSettings
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job
+from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import Outcome
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "SupportsCronHistory",
     "SupportsDeadLetters",
     "SupportsDeduplicate",
+    "SupportsDelay",
     "SupportsInspection",
     "SupportsLeaseInspection",
     "SupportsPause",
     "SupportsRelease",
+    "SupportsResults",
     "SupportsSlotLease",
 ]
 
@@ -74,7 +77,7 @@ class BackendContext:
     settings: QueueSettings
     clock: Clock
     logger: logging.Logger
-    run_job: Callable[[Job], Outcome]
+    run_job: Callable[[Job, str], Outcome]
 
 
 @runtime_checkable
@@ -99,7 +102,12 @@ class Backend(Protocol):
         """
 
     def acknowledge(self, queue: str, worker_number: int, job: Job, outcome: Outcome) -> None:
-        """``job`` (as dequeued) has finished with ``outcome``; forget it or keep it as dead."""
+        """``job`` (as dequeued) has finished with ``outcome``; forget it or keep it as dead.
+
+        ``Retrying``: queue ``job.retried(outcome.run_after)`` in its place, held back
+        until then (in one step with forgetting ``job`` where the backend promises at
+        least once). ``GaveUp``: keep it as a dead letter with ``failure_reason(outcome)``.
+        """
 
     def length(self, queue: str) -> int: ...
 
@@ -112,6 +120,46 @@ class SupportsPause(Protocol):
     def resume(self, queue: str) -> None: ...
 
     def paused_until(self, queue: str) -> datetime | None: ...
+
+
+@runtime_checkable
+class SupportsDelay(Protocol):
+    """Jobs held back until their ``run_after``: enqueued with one, or retried.
+
+    A held job is kept by the backend (never in a worker's memory), is not taken by
+    ``dequeue`` before its time, and does not count in ``length``.
+    """
+
+    def delayed_count(self, queue: str) -> int: ...
+
+    def next_due(self, queue: str) -> datetime | None:
+        """The earliest ``run_after`` among ``queue``'s held jobs; None when there are none."""
+
+    def clear_delayed(self, queue: str) -> int:
+        """Remove every held job of ``queue``; returns how many there were."""
+
+    def promote_due(self, queue: str) -> int:
+        """Make the held jobs whose time has come takeable, in batches; returns how many.
+
+        A runner calls it for its queues several times a second, so a backend whose
+        ``dequeue`` reads due times itself may do nothing here.
+        """
+
+
+@runtime_checkable
+class SupportsResults(Protocol):
+    """Keeping :class:`~dlq.domain.job_record.JobRecord` s, by job id.
+
+    ``ttl_s``: the record may be forgotten that many seconds after this write (a store
+    that cannot expire keys prunes them in :meth:`prune_records`).
+    """
+
+    def save_record(self, record: JobRecord, ttl_s: int) -> None: ...
+
+    def get_record(self, job_id: str) -> JobRecord | None: ...
+
+    def prune_records(self) -> int:
+        """Remove the records past their time; returns how many (0 where they expire)."""
 
 
 @runtime_checkable
@@ -262,6 +310,13 @@ class Middleware(Protocol):
 class Runtime(Protocol):
     """What a task needs at call time; the Django layer provides it."""
 
+    @property
+    def settings(self) -> QueueSettings: ...
+
     def backend_for(self, queue: str) -> Backend: ...
 
     def now(self) -> datetime: ...
+
+    def on_commit(self, callback: Callable[[], None], alias: str) -> None:
+        """Call ``callback`` when the current transaction on database ``alias`` commits
+        (at once outside one); never if it rolls back."""

@@ -8,7 +8,7 @@ payloads queued under the old path still run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from dlq.exceptions import UnknownTaskError
@@ -24,6 +24,17 @@ class TaskRegistry:
         self._tasks: dict[str, Task[..., object]] = {}
         # Every path a task answers to, its own and its aliases: what a payload is looked up in.
         self._paths: dict[str, Task[..., object]] = {}
+        self._resolvers: list[Callable[[str], Task[..., object] | None]] = []
+
+    def add_resolver(self, resolve: Callable[[str], Task[..., object] | None]) -> None:
+        """Consult ``resolve(path)`` for a path no ``@task`` registered (once per path).
+
+        For bridges to other task APIs (Django's ``django.tasks``): a resolver must return
+        a task only for an object that API itself marks as a task defined in code, so a
+        payload naming any other callable stays unknown.
+        """
+        if resolve not in self._resolvers:
+            self._resolvers.append(resolve)
 
     def register(self, task: Task[..., object], aliases: Iterable[str] = ()) -> None:
         """Record ``task`` under its path and under each of ``aliases``.
@@ -41,7 +52,13 @@ class TaskRegistry:
         try:
             return self._paths[path]
         except KeyError:
-            raise UnknownTaskError(path) from None
+            pass
+        for resolve in self._resolvers:
+            found = resolve(path)
+            if found is not None:
+                self._paths[path] = found
+                return found
+        raise UnknownTaskError(path)
 
     def __contains__(self, path: object) -> bool:
         return path in self._paths

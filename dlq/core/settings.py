@@ -153,6 +153,21 @@ class QueueSettings(BaseModel):
         ge=1,
         description="an integer >= 1: deliveries of one job before it is dead-lettered",
     )
+    STORE_RESULTS: StrictBool = Field(
+        default=False,
+        description="True or False: keep every task's status and return value (a task's"
+        " store_result= wins)",
+    )
+    RESULT_TTL_S: StrictInt = Field(
+        default=86400,
+        ge=1,
+        description="an integer >= 1: seconds a finished job's record is kept",
+    )
+    ENQUEUE_ON_COMMIT: StrictBool | Annotated[StrictStr, Field(min_length=1)] = Field(
+        default=False,
+        description="False, True (enqueue when the default database's transaction commits)"
+        " or a key of Django's DATABASES naming whose transaction to wait for",
+    )
     JOBS_PER_WORKER: StrictInt = Field(
         default=1000, ge=1, description="an integer >= 1: jobs a worker runs before it is recycled"
     )

@@ -6,7 +6,8 @@ A payload written by django-lightweight-queue 4.x::
      "sigkill_on_stop": false, "created_time": "2024-01-02 03:04:05.123456"}
 
 decodes into a :class:`Job`. dlq writes the same keys (``created_time`` in the same
-format, UTC) plus ``id`` and ``attempts``.
+format, UTC) plus ``id`` and ``attempts``, and, only when they differ from their defaults,
+``run_after`` (a delayed job), ``retry`` (retries done) and ``store_result``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ class Job:
     """One queued call of a task: what to run, with what, and under which limits.
 
     ``timeout`` is in seconds, as upstream; ``attempts`` counts the deliveries that
-    started this job before (0 for a fresh job). ``raw`` keeps the exact bytes the job
-    was decoded from, so a backend can find or dead-letter that very payload.
+    started this job before (0 for a fresh job): crashes, not raised exceptions.
+    ``run_after`` holds the job back until then (UTC); ``retry`` counts the retries done
+    after the task raised (0 on the first run), so the run is attempt ``retry + 1``;
+    ``store_result`` asks for a :class:`~dlq.domain.job_record.JobRecord`. ``raw`` keeps
+    the exact bytes the job was decoded from, so a backend can find or dead-letter that
+    very payload.
     """
 
     id: str
@@ -48,6 +53,9 @@ class Job:
     sigkill_on_stop: bool = False
     created_time: datetime | None = None
     attempts: int = 0
+    run_after: datetime | None = None
+    retry: int = 0
+    store_result: bool = False
     raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __init__(
@@ -60,6 +68,9 @@ class Job:
         sigkill_on_stop: bool = False,
         created_time: datetime | None = None,
         attempts: int = 0,
+        run_after: datetime | None = None,
+        retry: int = 0,
+        store_result: bool = False,
         raw: bytes | None = None,
     ) -> None:
         # What a frozen dataclass's own __init__ does, but through the slots' descriptors
@@ -74,7 +85,10 @@ class Job:
         s[5](self, sigkill_on_stop)
         s[6](self, created_time)
         s[7](self, attempts)
-        s[8](self, raw)
+        s[8](self, run_after)
+        s[9](self, retry)
+        s[10](self, store_result)
+        s[11](self, raw)
 
     @classmethod
     def create(
@@ -86,17 +100,24 @@ class Job:
         now: datetime,
         timeout: int | None = None,
         sigkill_on_stop: bool = False,
+        run_after: datetime | None = None,
+        store_result: bool = False,
+        job_id: str | None = None,
     ) -> Job:
         # Positionally, as in with_attempts: every enqueue makes a job, and keywords cost
         # a little more to bind.
         return cls(
-            os.urandom(16).hex(),
+            job_id or os.urandom(16).hex(),
             path,
             tuple(args),
             dict(kwargs),
             timeout,
             sigkill_on_stop,
             now.astimezone(UTC),
+            0,
+            None if run_after is None else run_after.astimezone(UTC),
+            0,
+            store_result,
         )
 
     def replace(self, **changes: object) -> Job:
@@ -119,8 +140,32 @@ class Job:
             self.sigkill_on_stop,
             self.created_time,
             attempts,
+            self.run_after,
+            self.retry,
+            self.store_result,
             raw,
         )
+
+    def retried(self, run_after: datetime) -> Job:
+        """This job as queued again after its task raised: one more retry done, no
+        deliveries yet, held back until ``run_after``."""
+        return Job(
+            self.id,
+            self.path,
+            self.args,
+            self.kwargs,
+            self.timeout,
+            self.sigkill_on_stop,
+            self.created_time,
+            0,
+            run_after.astimezone(UTC),
+            self.retry + 1,
+            self.store_result,
+        )
+
+    def is_due(self, now: datetime) -> bool:
+        """False while the job is held back (``run_after`` still ahead of ``now``)."""
+        return self.run_after is None or self.run_after <= now
 
     def identity(self) -> str:
         """What makes two jobs duplicates: everything but id, created time and attempts."""
@@ -171,6 +216,9 @@ def encode_jobs(jobs: Iterable[Job]) -> list[bytes]:
             and job.timeout is shared.timeout
             and job.sigkill_on_stop is shared.sigkill_on_stop
             and job.attempts is shared.attempts
+            and job.run_after is shared.run_after
+            and job.retry is shared.retry
+            and job.store_result is shared.store_result
         ):
             shared = job
             head, middle, tail = _shared_json(job)
@@ -185,8 +233,27 @@ def _shared_json(job: Job) -> tuple[str, str, str]:
         f',"timeout":{"null" if job.timeout is None else int(job.timeout)},'
         f'"sigkill_on_stop":{_BOOL[bool(job.sigkill_on_stop)]},'
         f'"created_time":{_json_time(job.created_time)},"id":',
-        f',"attempts":{int(job.attempts)}}}',
+        f',"attempts":{int(job.attempts)}{_lifecycle_json(job)}}}',
     )
+
+
+def _lifecycle_json(job: Job) -> str:
+    """The keys a job carries only when they are not their defaults (so a plain job's
+    payload is upstream's plus ``id`` and ``attempts``, as before)."""
+    if job.run_after is None and not job.retry and not job.store_result:
+        return ""
+    parts = []
+    if job.run_after is not None:
+        parts.append(
+            '"run_after":"'
+            + job.run_after.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            + '"'
+        )
+    if job.retry:
+        parts.append(f'"retry":{int(job.retry)}')
+    if job.store_result:
+        parts.append('"store_result":true')
+    return "," + ",".join(parts)
 
 
 def _payload(job: Job, head: str, middle: str, tail: str) -> bytes:
@@ -249,6 +316,9 @@ class _Wire(BaseModel):
     created_time: str | None = None
     id: str | None = Field(default=None, min_length=1)
     attempts: int = Field(default=0, ge=0)
+    run_after: str | None = None
+    retry: int = Field(default=0, ge=0)
+    store_result: bool = False
 
 
 def decode_job(raw: bytes | str, *, deliver: bool = False) -> Job:
@@ -269,8 +339,13 @@ def decode_job(raw: bytes | str, *, deliver: bool = False) -> Job:
         kwargs=wire.kwargs,
         timeout=wire.timeout,
         sigkill_on_stop=wire.sigkill_on_stop,
-        created_time=None if wire.created_time is None else _parse_time(wire.created_time, data),
+        created_time=(None if wire.created_time is None else _parse_time(wire.created_time, data)),
         attempts=wire.attempts + 1 if deliver else wire.attempts,
+        run_after=None
+        if wire.run_after is None
+        else _parse_time(wire.run_after, data, "run_after"),
+        retry=wire.retry,
+        store_result=wire.store_result,
         raw=data,
     )
 
@@ -278,7 +353,7 @@ def decode_job(raw: bytes | str, *, deliver: bool = False) -> Job:
 _LAST_PARSED: list[tuple[str | None, datetime]] = [(None, datetime.min)]
 
 
-def _parse_time(text: str, raw: bytes) -> datetime:
+def _parse_time(text: str, raw: bytes, field: str = "created_time") -> datetime:
     # The last one is remembered: the jobs of one bulk enqueue, taken in one batch, share it.
     last_text, parsed = _LAST_PARSED[0]
     if text == last_text:
@@ -287,7 +362,7 @@ def _parse_time(text: str, raw: bytes) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise PayloadError(
-            f"malformed job payload: created_time {text!r} is not a time like"
+            f"malformed job payload: {field} {text!r} is not a time like"
             " '2024-01-02 03:04:05.123456'",
             raw,
         ) from None

@@ -64,9 +64,9 @@ def worker_environment(runtime: DjangoRuntime) -> WorkerEnvironment:
     # Kept between jobs as CONN_MAX_AGE allows, checked before and after each job.
     database = JobConnections(runtime.logger("dlq.worker"))
 
-    def run_job(job: Job) -> Outcome:
+    def run_job(job: Job, queue: str) -> Outcome:
         database.before_job()
-        return job_runner.run(job)
+        return job_runner.run(job, queue)
 
     def after_job(job: Job, outcome: Outcome) -> None:
         database.after_job(job)
@@ -83,6 +83,7 @@ def worker_environment(runtime: DjangoRuntime) -> WorkerEnvironment:
         # The runner built above, not runtime.run_job: drop_backends() forgets the runtime's.
         run_job=run_job,
         logger=runtime.logger,
+        result_ttl_s=runtime.settings.RESULT_TTL_S,
         after_job=after_job,
         before_fork=before_fork,
         after_fork=runtime.drop_backends,

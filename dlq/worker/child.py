@@ -26,13 +26,16 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 
+from dlq.core.clock import utc_now
 from dlq.core.protocols import Backend, SupportsRelease
+from dlq.core.records import RecordKeeper
 from dlq.domain.allocation import WorkerSlot
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome, Succeeded
@@ -143,6 +146,14 @@ def worker_main(
         on_start=on_start,
         on_finish=on_finish,
         after_job=after_job,
+        records=RecordKeeper(
+            backend,
+            slot.queue,
+            worker_id=f"{socket.gethostname()}:{os.getpid()}:{name}",
+            ttl_s=env.result_ttl_s,
+            clock=utc_now,
+            logger=logger,
+        ),
     )
     signal.signal(signal.SIGTERM, on_term)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, GUARDED_SIGNALS)

@@ -46,8 +46,10 @@ class WorkerEnvironment:
 
     backend_for: Callable[[str], Backend]
     #: The shared execution path; built before forking so that every worker shares it.
-    run_job: Callable[[Job], Outcome]
+    run_job: Callable[[Job, str], Outcome]
     logger: Callable[[str], logging.Logger] = logging.getLogger
+    #: Seconds a finished job's record is kept (jobs that keep their result).
+    result_ttl_s: int = 86400
     #: In a worker, after each job (Django: close the database connections).
     after_job: Callable[[Job, Outcome], None] = _nothing_after
     #: In the runner, before each fork (Django: close database connections, so that no

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from dlq.core.protocols import Backend, StopSignal
+from dlq.core.records import RecordKeeper
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Outcome
 
@@ -44,7 +45,7 @@ class WorkerLoop:
     backend: Backend
     queue: str
     worker_number: int
-    run_job: Callable[[Job], Outcome]
+    run_job: Callable[[Job, str], Outcome]
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dlq.worker"))
     #: Return after this many jobs, so the process can be recycled (None: never).
     max_jobs: int | None = None
@@ -67,6 +68,8 @@ class WorkerLoop:
     on_finish: Callable[[Job, Outcome], None] = _no_outcome_hook
     #: Called after the job was acknowledged (metrics, the touch file, Django's clean-up).
     after_job: Callable[[Job, Outcome], None] = _no_outcome_hook
+    #: Writes the records of jobs that keep their result (None: nobody asks for them).
+    records: RecordKeeper | None = None
     jobs_done: int = field(default=0, init=False)
 
     def run(self) -> StopReason:
@@ -91,9 +94,14 @@ class WorkerLoop:
             if job is None:
                 continue
             self.on_start(job)
-            outcome = self.run_job(job)
+            record = None
+            if job.store_result and self.records is not None:
+                record = self.records.started(job)
+            outcome = self.run_job(job, self.queue)
             self.on_finish(job, outcome)
             self.backend.acknowledge(self.queue, self.worker_number, job, outcome)
+            if record is not None and self.records is not None:
+                self.records.finished(record, outcome)
             self.jobs_done += 1
             self.after_job(job, outcome)
 

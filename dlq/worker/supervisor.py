@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from dlq.core.clock import utc_now
+from dlq.core.records import RecordKeeper
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import TimedOut
 from dlq.exceptions import BackendError
@@ -40,6 +42,7 @@ from dlq.worker.channel import ChannelWriter
 from dlq.worker.child import scheduler_main, worker_main
 from dlq.worker.children import Child, ExitStatus, spawn
 from dlq.worker.config import SupervisorOptions, WorkerEnvironment
+from dlq.worker.delayed import DelayedPromoter
 from dlq.worker.lease_keeper import LeaseKeeper
 from dlq.worker.leases import make_leases
 from dlq.worker.process import set_title
@@ -82,6 +85,9 @@ class Supervisor:
             logger=self._logger,
             clock=clock,
             after_call=self._looked_again,
+        )
+        self._delayed = DelayedPromoter(
+            self._queues, self._calls, logger=self._logger, after_call=self._looked_again
         )
 
     @property
@@ -152,6 +158,7 @@ class Supervisor:
         if self._stopping:
             self._enforce_deadline(now)
         else:
+            self._delayed.tick(now)
             self._start_due()
 
     def _looked_again(self) -> None:
@@ -371,6 +378,16 @@ class Supervisor:
                 job,
                 state.slot,
             )
+        if job.store_result:
+            with self._calls.counted():
+                RecordKeeper(
+                    self._calls.backend(queue),
+                    queue,
+                    worker_id=str(state.slot),
+                    ttl_s=self._env.result_ttl_s,
+                    clock=utc_now,
+                    logger=self._logger,
+                ).ended_elsewhere(job, outcome)
         self._looked_again()
 
     def _start_due(self) -> None:

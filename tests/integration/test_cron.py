@@ -205,7 +205,7 @@ def test_a_cron_job_runs_its_command_with_the_entrys_options(
     assert job.path == "dlq.cron_jobs.run_cron_entry"
     assert json.loads(job.encode())["args"] == [entry.id, "2024-01-01T10:00:00Z"]
     assert (job.timeout, job.sigkill_on_stop) == (30, True)
-    memory.acknowledge("reports", 1, job, runtime.run_job(job))
+    memory.acknowledge("reports", 1, job, runtime.run_job(job, "reports"))
     assert PROBE_CALLS == [(["a", "b"], {"region": "eu", "count": 3})]
     assert last_fired(runtime) == [(entry, at(10, 0))]
 

@@ -44,11 +44,13 @@ def kept_connections() -> Iterator[None]:
 def test_a_connection_is_kept_across_jobs_while_conn_max_age_allows() -> None:
     env = worker_environment(get_runtime())
     job = Job.create("tests.testapp.tasks.write", ["kept"], {}, now=get_runtime().now())
-    assert isinstance(env.run_job(job), Succeeded)  # opens a connection, in a transaction
+    assert isinstance(
+        env.run_job(job, "default"), Succeeded
+    )  # opens a connection, in a transaction
     env.after_job(job, DONE)
     kept = connection.connection
     assert kept is not None
-    assert isinstance(env.run_job(job), Succeeded)
+    assert isinstance(env.run_job(job, "default"), Succeeded)
     env.after_job(job, DONE)
     assert connection.connection is kept
 

@@ -147,7 +147,7 @@ def test_arbitrary_bytes_never_escape_as_other_errors(raw: bytes) -> None:
 
 
 def test_jobs_are_built_alike_by_position_and_keyword_and_stay_frozen() -> None:
-    by_position = Job("i", "a.b", (1,), {"k": 2}, 5, True, NOW, 3, b"raw")
+    by_position = Job("i", "a.b", (1,), {"k": 2}, 5, True, NOW, 3, NOW, 2, True, b"raw")
     by_keyword = Job(
         id="i",
         path="a.b",
@@ -157,6 +157,9 @@ def test_jobs_are_built_alike_by_position_and_keyword_and_stay_frozen() -> None:
         sigkill_on_stop=True,
         created_time=NOW,
         attempts=3,
+        run_after=NOW,
+        retry=2,
+        store_result=True,
         raw=b"raw",
     )
     assert by_position == by_keyword
@@ -169,8 +172,13 @@ def test_jobs_are_built_alike_by_position_and_keyword_and_stay_frozen() -> None:
         True,
         NOW,
         3,
+        NOW,
+        2,
+        True,
         b"raw",
     ]
-    assert Job("i", "a.b", (), {}) == Job("i", "a.b", (), {}, None, False, None, 0, None)
+    assert Job("i", "a.b", (), {}) == Job(
+        "i", "a.b", (), {}, None, False, None, 0, None, 0, False, None
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         by_position.attempts = 4  # type: ignore[misc]  # what is being checked

@@ -31,7 +31,7 @@ def _job(number: int, timeout: int | None = None) -> Job:
     return Job.create("tests.testapp.tasks.add", [number], {}, now=NOW, timeout=timeout)
 
 
-def _succeed(job: Job) -> Outcome:
+def _succeed(job: Job, queue: str) -> Outcome:
     return Succeeded(None, 0.0)
 
 
@@ -40,7 +40,7 @@ def test_each_job_is_announced_run_reported_and_acknowledged_in_that_order() -> 
     backend.bulk_enqueue([_job(1), _job(2)], "default")
     events: list[str] = []
 
-    def run(job: Job) -> Outcome:
+    def run(job: Job, queue: str) -> Outcome:
         events.append(f"run {job.args[0]}")
         return Succeeded(None, 0.0)
 
@@ -121,9 +121,9 @@ def test_a_stop_while_a_job_runs_lets_it_finish_first() -> None:
     backend.bulk_enqueue([_job(1), _job(2)], "default")
     flag = StopFlag()
 
-    def run_and_stop(job: Job) -> Outcome:
+    def run_and_stop(job: Job, queue: str) -> Outcome:
         flag.set()  # as the signal handler does, in the middle of the job
-        return _succeed(job)
+        return _succeed(job, queue)
 
     loop = WorkerLoop(backend, "default", 1, run_and_stop, idle_timeout_s=3600, stop=flag)
 

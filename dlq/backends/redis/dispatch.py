@@ -75,7 +75,16 @@ from dlq.backends.redis.tuning import Tuning
 from dlq.core.protocols import StopSignal
 from dlq.core.waiting import wait_for_stop
 from dlq.domain.envelope import Job, decode_job
-from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
+from dlq.domain.outcome import (
+    Failed,
+    GaveUp,
+    Outcome,
+    Rejected,
+    Retrying,
+    Succeeded,
+    TimedOut,
+    failure_reason,
+)
 from dlq.exceptions import BackendError, PayloadError
 
 __all__ = ["Dispatcher"]
@@ -333,8 +342,12 @@ class Dispatcher(Bookkeeping):
 
     def _finish(self, slot: SlotLedger, held: Held, outcome: Outcome) -> Move:
         match outcome:
-            case Succeeded() | Failed():
+            case Succeeded() | Failed() | Retrying():
+                # TODO(lifecycle, in progress): Retrying must hold the retry back.
                 return Move(held.raw)
+            case GaveUp():
+                verdict = bury(held.raw, failure_reason(outcome), self._clock(), held.job.id)
+                return self._bury(slot, held.raw, verdict)
             case Rejected(reason=reason):
                 verdict = bury(held.raw, f"rejected: {reason}", self._clock(), held.job.id)
                 return self._bury(slot, held.raw, verdict)
