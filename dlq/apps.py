@@ -23,7 +23,6 @@ class DlqConfig(AppConfig):
         from dlq import checks as dlq_checks
         from dlq import cron_jobs  # noqa: F401  # registers the cron task
         from dlq.database_checks import check_database_backend
-
         from dlq.django_tasks.running import resolve_django_task
 
         self.runtime = DjangoRuntime()

@@ -29,10 +29,11 @@ from django.core import checks
 from django.utils import timezone
 
 from dlq.conf import get_runtime
+from dlq.core.protocols import SupportsDelay, SupportsResults
 from dlq.django_tasks.compat import BaseTaskBackend, Framework, framework_of, frameworks
 from dlq.django_tasks.options import BackendOptions, option_problems, parse_options
 from dlq.django_tasks.results import task_result
-from dlq.django_tasks.running import django_task_at, dlq_task_for
+from dlq.django_tasks.running import defined_tasks, django_task_at, dlq_task_for
 from dlq.domain.job_options import option_problems as queue_problems
 
 __all__ = ["DlqBackend"]
@@ -41,7 +42,6 @@ __all__ = ["DlqBackend"]
 class DlqBackend(BaseTaskBackend):
     """A ``TASKS`` backend whose tasks run in dlq's ``queue_runner``."""
 
-    supports_defer = True
     supports_async_task = True
     supports_priority = False
 
@@ -53,9 +53,22 @@ class DlqBackend(BaseTaskBackend):
         """``OPTIONS``, validated when first needed (``check()`` reports mistakes earlier)."""
         return parse_options(self.alias, self.options)
 
-    @property  # type: ignore[override]  # Django reads a class attribute; this one follows OPTIONS
-    def supports_get_result(self) -> bool:
-        return self.options_model.STORE_RESULTS
+    # Django declares these as class attributes; here they follow the dlq backends of the
+    # queues (and OPTIONS), read when Django asks (validate_task, for a task with run_after).
+    @property
+    def supports_defer(self) -> bool:  # type: ignore[override]  # a property for an attribute
+        """Every queue's dlq backend holds a job until its ``run_after``."""
+        return not self.queues_lacking(SupportsDelay)
+
+    @property
+    def supports_get_result(self) -> bool:  # type: ignore[override]  # a property for an attribute
+        """Results are kept (``STORE_RESULTS``) by every queue's dlq backend."""
+        return self.options_model.STORE_RESULTS and not self.queues_lacking(SupportsResults)
+
+    def queues_lacking(self, capability: type) -> list[str]:
+        """This backend's queues whose dlq backend lacks ``capability`` (a Protocol)."""
+        runtime = get_runtime()
+        return sorted(q for q in self.queues if not isinstance(runtime.backend_for(q), capability))
 
     # -- the API ---------------------------------------------------------------------
 
@@ -126,11 +139,56 @@ class DlqBackend(BaseTaskBackend):
             for problem, hint in option_problems(self.alias, self.options)
         ]
         for queue in sorted(self.queues):
-            for problem in queue_problems(where, queue=queue):
+            for problem in queue_problems(
+                f"{where}['QUEUES']", queue=queue, timeout=None, sigkill_on_stop=False
+            ):
                 messages.append(
-                    checks.Error(f"{problem} (in {where}['QUEUES'])", obj=where, id="dlq.E031")
+                    checks.Error(str(problem), hint=problem.hint or None, obj=where, id="dlq.E031")
                 )
+        if messages:
+            return messages  # the rest reads the options and builds the queues' backends
+        try:
+            messages.extend(self._check_capabilities(where))
+        except Exception as exc:  # a dlq setting is wrong: dlq's own checks say which
+            return [
+                checks.Warning(
+                    f"{where}: its queues' dlq backends could not be built ({exc})",
+                    obj=where,
+                    id="dlq.W031",
+                )
+            ]
         messages.extend(self._check_workers(where))
+        return messages
+
+    def _check_capabilities(self, where: str) -> list[checks.CheckMessage]:
+        messages: list[checks.CheckMessage] = []
+        runtime = get_runtime()
+        if self.options_model.STORE_RESULTS:
+            for queue in self.queues_lacking(SupportsResults):
+                name = type(runtime.backend_for(queue)).__name__
+                messages.append(
+                    checks.Error(
+                        f"{where}: queue {queue!r} uses {name}, which cannot keep results,"
+                        " and OPTIONS['STORE_RESULTS'] is True: every enqueue would fail",
+                        hint="set OPTIONS['STORE_RESULTS'] to False (no get_result), or move"
+                        " the queue to a backend that keeps results",
+                        obj=where,
+                        id="dlq.E032",
+                    )
+                )
+        cannot_defer = set(self.queues_lacking(SupportsDelay))
+        for task in defined_tasks(self.alias):
+            if task.run_after is not None and task.queue_name in cannot_defer:
+                name = type(runtime.backend_for(task.queue_name)).__name__
+                messages.append(
+                    checks.Error(
+                        f"{task.module_path} has run_after, and its queue {task.queue_name!r}"
+                        f" uses {name}, which cannot hold a job until then",
+                        hint="move the queue to a backend that supports delayed jobs",
+                        obj=where,
+                        id="dlq.E033",
+                    )
+                )
         return messages
 
     def _check_workers(self, where: str) -> list[checks.CheckMessage]:
@@ -138,8 +196,10 @@ class DlqBackend(BaseTaskBackend):
             settings = get_runtime().settings
         except Exception:  # dlq's own checks report a settings error
             return []
+        # Only once WORKERS names some queue: without it, no queue has workers yet (tests,
+        # a project being set up), and saying so of each would be noise.
         idle = sorted(queue for queue in self.queues if not settings.WORKERS.get(queue))
-        if not idle:
+        if not idle or not settings.WORKERS:
             return []
         return [
             checks.Warning(

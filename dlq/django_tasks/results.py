@@ -43,7 +43,9 @@ def task_result(record: JobRecord, task: Any, framework: Framework, alias: str) 
         kwargs=dict(record.kwargs),
         backend=alias,
         errors=[
-            framework.TaskError(exception_class_path=error.exception_class, traceback=error.traceback)
+            framework.TaskError(
+                exception_class_path=error.exception_class, traceback=error.traceback
+            )
             for error in record.errors
         ],
         worker_ids=list(record.worker_ids),

@@ -35,7 +35,7 @@ from dlq.django_tasks.compat import Framework, framework_of
 if TYPE_CHECKING:
     from dlq.django_tasks.backend import DlqBackend
 
-__all__ = ["django_task_at", "dlq_task_for", "resolve_django_task", "worker_id"]
+__all__ = ["defined_tasks", "django_task_at", "dlq_task_for", "resolve_django_task", "worker_id"]
 
 # One dlq Task per Django task object: built once, used for every enqueue and every run.
 _WRAPPED: dict[int, tuple[object, DlqTask[..., Any]]] = {}
@@ -56,9 +56,8 @@ def django_task_at(path: str) -> tuple[Any, DlqBackend] | None:
     module = sys.modules.get(module_name)  # never imported on a payload's word
     if module is None:
         return None
-    candidate = getattr(module, name, None)
-    framework = framework_of(candidate)
-    if framework is None:
+    candidate: Any = getattr(module, name, None)
+    if framework_of(candidate) is None:
         return None
     try:
         backend = candidate.get_backend()
@@ -94,6 +93,25 @@ def dlq_task_for(django_task: Any, options: Any) -> DlqTask[..., Any]:
         _WRAPPED.clear()
     _WRAPPED[key] = (django_task, wrapped)
     return wrapped
+
+
+def defined_tasks(alias: str) -> list[Any]:
+    """The Django tasks of backend ``alias`` defined at module level in the modules of the
+    installed apps imported so far (every app's ``tasks.py`` is, by the runtime)."""
+    from django.apps import apps
+
+    from dlq.conf import get_runtime
+
+    get_runtime().discover_tasks()
+    prefixes = tuple(config.name for config in apps.get_app_configs())
+    found = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(prefixes):
+            continue
+        for value in list(vars(module).values()):
+            if framework_of(value) is not None and value.backend == alias:
+                found.append(value)
+    return found
 
 
 def worker_id() -> str:
