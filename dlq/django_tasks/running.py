@@ -31,14 +31,16 @@ from django.utils import timezone
 from dlq.core.context import current_job
 from dlq.core.task import Task as DlqTask
 from dlq.django_tasks.compat import Framework, framework_of
+from dlq.django_tasks.options import BackendOptions
 
 if TYPE_CHECKING:
     from dlq.django_tasks.backend import DlqBackend
 
 __all__ = ["defined_tasks", "django_task_at", "dlq_task_for", "resolve_django_task", "worker_id"]
 
-# One dlq Task per Django task object: built once, used for every enqueue and every run.
-_WRAPPED: dict[int, tuple[object, DlqTask[..., Any]]] = {}
+# One dlq Task per Django task object and backend options: built once, used for every
+# enqueue and every run (the options change only with the TASKS setting).
+_WRAPPED: dict[tuple[int, BackendOptions], tuple[object, DlqTask[..., Any]]] = {}
 
 
 def resolve_django_task(path: str) -> DlqTask[..., Any] | None:
@@ -68,9 +70,9 @@ def django_task_at(path: str) -> tuple[Any, DlqBackend] | None:
     return candidate, backend
 
 
-def dlq_task_for(django_task: Any, options: Any) -> DlqTask[..., Any]:
+def dlq_task_for(django_task: Any, options: BackendOptions) -> DlqTask[..., Any]:
     """The dlq task that enqueues and runs ``django_task`` (kept for the next call)."""
-    key = id(django_task)
+    key = (id(django_task), options)
     found = _WRAPPED.get(key)
     if found is not None and found[0] is django_task:
         return found[1]
