@@ -2,7 +2,8 @@
 
 Settings (:func:`check_settings`): ``dlq.E001`` a setting's name or value, ``dlq.E002`` a
 backend path, ``dlq.E003`` a middleware path, ``dlq.E004`` the logger factory,
-``dlq.W001`` an ignored app that is not installed.
+``dlq.E008`` an ``ENQUEUE_ON_COMMIT`` alias that is not a database, ``dlq.W001`` an
+ignored app that is not installed.
 
 Cron (:func:`check_cron`): ``dlq.E005`` a mistake in a ``cron.py`` (it cannot be
 imported, has no ``CONFIG``, or an entry has an unknown key or a bad value), ``dlq.E006``
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.core import checks
 
 from dlq.backends import import_path
@@ -54,6 +56,22 @@ def check_settings(
         *_check_importable(settings.MIDDLEWARE, f"{PREFIX}MIDDLEWARE", "dlq.E003"),
         *_check_logger_factory(settings),
         *_check_ignored_apps(settings),
+        *_check_commit_alias(settings),
+    ]
+
+
+def _check_commit_alias(settings: QueueSettings) -> list[checks.CheckMessage]:
+    alias = settings.ENQUEUE_ON_COMMIT
+    if not isinstance(alias, str) or alias in django_settings.DATABASES:
+        return []
+    known = ", ".join(repr(name) for name in django_settings.DATABASES) or "none"
+    return [
+        _error(
+            f"{PREFIX}ENQUEUE_ON_COMMIT",
+            f"{alias!r} is not a key of DATABASES (its keys: {known})",
+            "write True for the default database, or the alias whose commits to wait for",
+            "dlq.E008",
+        )
     ]
 
 

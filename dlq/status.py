@@ -18,6 +18,7 @@ from dlq.core.protocols import (
     Backend,
     SupportsCronHistory,
     SupportsDeadLetters,
+    SupportsDelay,
     SupportsInspection,
     SupportsPause,
 )
@@ -81,6 +82,9 @@ class QueueStatus:
     workers: int
     configured: bool
     length: int | None = None
+    #: Jobs held back until their time (delayed, or retries), and the earliest time.
+    delayed: int | None = None
+    next_due: datetime | None = None
     paused_until: datetime | None = None
     in_progress: tuple[TakenJob, ...] | None = None
     dead_letters: int | None = None
@@ -98,6 +102,8 @@ class QueueStatus:
             "workers": self.workers,
             "configured": self.configured,
             "length": self.length,
+            "delayed": self.delayed,
+            "next_due": None if self.next_due is None else self.next_due.isoformat(),
             "paused": (self.paused_until is not None) if self.can_pause else None,
             "paused_until": None if self.paused_until is None else self.paused_until.isoformat(),
             "in_progress": None
@@ -151,6 +157,12 @@ def _read(status: QueueStatus, backend: Backend) -> QueueStatus:
         in_progress = taken_jobs(backend.in_progress(queue))
     else:
         unsupported.append(SupportsInspection.__name__)
+    delayed = next_due = None
+    if isinstance(backend, SupportsDelay):
+        delayed = backend.delayed_count(queue)
+        next_due = backend.next_due(queue) if delayed else None
+    else:
+        unsupported.append(SupportsDelay.__name__)
     dead_letters = None
     if isinstance(backend, SupportsDeadLetters):
         dead_letters = backend.dead_letter_count(queue)
@@ -160,6 +172,8 @@ def _read(status: QueueStatus, backend: Backend) -> QueueStatus:
         status,
         backend=backend_label(backend),
         length=backend.length(queue),
+        delayed=delayed,
+        next_due=next_due,
         paused_until=paused_until,
         in_progress=in_progress,
         dead_letters=dead_letters,

@@ -82,14 +82,19 @@ def backend(queue: str = "default") -> InMemoryBackend:
     return found
 
 
-def run_queued(queue: str | None = None) -> list[Outcome]:
+def run_queued(queue: str | None = None, *, delayed: bool = False) -> list[Outcome]:
     """Run what waits in ``queue`` (or in every queue, in name order), as a worker would.
 
-    Jobs enqueued by the jobs that run are run too, before this returns.
+    Jobs enqueued by the jobs that run are run too, before this returns. ``delayed``: run
+    the held jobs too (delayed ones, and retries, until the last attempt) at once, as if
+    their time had come.
     """
     memory = backend(queue or "default")
     outcomes: list[Outcome] = []
     while True:
+        if delayed:
+            for name in [queue] if queue is not None else memory.held_queues():
+                memory.hurry(name)
         queues = [queue] if queue is not None else memory.queues()
         ran = [outcome for name in queues for outcome in memory.run_queued(name)]
         if not ran:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from dlq.conf import get_runtime
 from dlq.domain.envelope import Job, decode_job
-from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
+from dlq.domain.outcome import Failed, GaveUp, Outcome, Rejected, Retrying, Succeeded, TimedOut
 from dlq.exceptions import PayloadError
 
 __all__ = ["debug_run"]
@@ -99,6 +99,18 @@ def _describe(outcome: Outcome) -> tuple[str, str]:
         return f"Succeeded in {outcome.duration_s:.3f}s", repr(outcome.result)
     if isinstance(outcome, Failed):
         return f"Failed after {outcome.duration_s:.3f}s", repr(outcome.exception)
+    if isinstance(outcome, Retrying):
+        return (
+            f"Failed after {outcome.duration_s:.3f}s; a worker would retry it at"
+            f" {outcome.run_after.isoformat(' ')} (nothing was queued)",
+            repr(outcome.exception),
+        )
+    if isinstance(outcome, GaveUp):
+        return (
+            f"Failed after {outcome.duration_s:.3f}s on its last attempt ({outcome.attempt});"
+            " a worker would keep it as a dead letter",
+            repr(outcome.exception),
+        )
     if isinstance(outcome, Rejected):
         return "Refused", outcome.reason
     assert isinstance(outcome, TimedOut)  # a debug run is never killed; listed for exhaustiveness

@@ -332,6 +332,21 @@ class InMemoryBackend:
                 continue
         return jobs
 
+    def held_queues(self) -> list[str]:
+        """The names of the queues that hold delayed jobs, in order."""
+        with self._changed:
+            return sorted(name for name, held in self._delayed.items() if held)
+
+    def hurry(self, queue: str) -> int:
+        """Make every held job of ``queue`` takeable now, earliest first; returns how many."""
+        with self._changed:
+            held = self._delayed[queue]
+            moved = len(held)
+            while held:
+                self._queues[queue].append(heapq.heappop(held)[2])
+            self._changed.notify_all()
+            return moved
+
     def run_queued(self, queue: str) -> list[Outcome]:
         """Run every job waiting in ``queue`` now, in order, through the shared path."""
         if self.run_job is None:

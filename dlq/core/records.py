@@ -20,7 +20,7 @@ from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import Outcome
 from dlq.exceptions import CapabilityError
 
-__all__ = ["RecordKeeper", "enqueue_job", "enqueue_jobs", "record_ttl_s"]
+__all__ = ["RecordKeeper", "enqueue_job", "enqueue_jobs", "record_ttl_s", "results_store"]
 
 
 def record_ttl_s(record: JobRecord, ttl_s: int, now: datetime) -> int:

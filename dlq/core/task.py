@@ -46,6 +46,8 @@ class TaskOptions(TypedDict, total=False):
     run_after: datetime | None
     #: Enqueue when the transaction commits: True (the default database) or an alias.
     on_commit: bool | str
+    #: With ``on_commit=True``: the database alias whose transaction to wait for.
+    using: str
     store_result: bool
 
 
@@ -124,11 +126,24 @@ class Task(Generic[P, R]):
 
     def using(self, **options: Unpack[TaskOptions]) -> Task[P, R]:
         """A copy with other options for the calls made through it."""
+        if "using" in options:
+            alias = options.pop("using")
+            if options.get("on_commit", self.on_commit) is not True:
+                raise ConfigurationError(
+                    [
+                        Problem(
+                            f"{self.path} using",
+                            f"{alias!r} names a database, but the calls do not wait for a commit",
+                            expected="on_commit=True with it (or on_commit='alias' alone)",
+                        )
+                    ]
+                )
+            options["on_commit"] = alias
         if "delay" in options:
             options.setdefault("run_after", None)
         elif "run_after" in options:
             options.setdefault("delay", None)
-        copy = dataclasses.replace(self, **options)
+        copy = dataclasses.replace(self, **options)  # type: ignore[misc]  # "using" was popped above
         # The same function: the copy shares the codecs, so the checks built for its
         # parameters are not built again for every call made through ``using``.
         copy.__dict__["codec"] = self.codec
@@ -136,14 +151,29 @@ class Task(Generic[P, R]):
         return copy
 
     def bulk_enqueue(
-        self, batch_size: int = 1000, queue_override: str | None = None
+        self,
+        batch_size: int = 1000,
+        queue_override: str | None = None,
+        *,
+        on_commit: bool | None = None,
+        using: str | None = None,
     ) -> BulkEnqueue[P]:
         """Enqueue many calls with one backend call per ``batch_size`` of them::
 
         with my_task.bulk_enqueue() as enqueue:
             enqueue(the_ids=[42, 43])
+
+        ``on_commit`` (and ``using``, an alias) as for :meth:`using`: each batch waits
+        for the transaction to commit.
         """
-        target = self if queue_override is None else self.using(queue=queue_override)
+        options: TaskOptions = {}
+        if queue_override is not None:
+            options["queue"] = queue_override
+        if on_commit is not None:
+            options["on_commit"] = on_commit
+        if using is not None:
+            options["using"] = using
+        target = self.using(**options) if options else self
         return BulkEnqueue(target, batch_size)
 
     def build_job(

@@ -36,6 +36,7 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("backend", "Backend"),
     ("state", "State"),
     ("waiting", "Waiting"),
+    ("delayed", "Delayed (next due)"),
     ("workers", "Workers configured / running"),
     ("in_progress", "In progress, per worker slot"),
     ("dead_letters", "Dead letters"),
@@ -124,10 +125,17 @@ def queue_cells(row: QueueRow, now: datetime) -> dict[str, str | list[str]]:
         "backend": backend,
         "state": _state(row, now),
         "waiting": "—" if down else format_count(status.length),
+        "delayed": "—" if down else _delayed(status.delayed, status.next_due, now),
         "workers": f"{status.workers} / {running}",
         "in_progress": _in_progress(row, now),
         "dead_letters": "—" if down else format_count(status.dead_letters),
     }
+
+
+def _delayed(count: int | None, next_due: datetime | None, now: datetime) -> str:
+    if count is None or next_due is None:
+        return format_count(count)
+    return f"{count:,} (in {format_age(next_due - now)})"
 
 
 def _sum(values: Iterable[int | None]) -> str:
@@ -145,6 +153,7 @@ def total_cells(rows: Sequence[QueueRow]) -> Mapping[str, str]:
         "backend": f"{len(rows)} queue(s)",
         "state": state,
         "waiting": _sum(row.status.length for row in up),
+        "delayed": _sum(row.status.delayed for row in up),
         "workers": f"{sum(row.status.workers for row in rows):,}"
         f" / {_sum(row.workers_running for row in up)}",
         "in_progress": _sum(

@@ -31,6 +31,7 @@ from dlq.core.protocols import (
     SupportsDeadLetters,
     SupportsInspection,
     SupportsLeaseInspection,
+    SupportsResults,
 )
 from dlq.cron_jobs import cron_configuration
 from dlq.dashboard.results import StoredResult, stored_result
@@ -291,6 +292,8 @@ class JobFinding:
     job: Job | None = None
     dead_letter: DeadLetter | None = None
     result: StoredResult | None = None
+    #: Whether the backend keeps results at all (a job without one kept none).
+    keeps_results: bool = False
     searched: tuple[str, ...] = ()
     error: str | None = None
 
@@ -303,7 +306,9 @@ def find_job(runtime: DjangoRuntime, queue: str, job_id: str) -> JobFinding:
     try:
         backend = _call(f"building the backend of {queue!r}", lambda: runtime.backend_for(queue))
         result = _call("reading a result", partial(stored_result, backend, job_id))
-        finding = replace(finding, result=result)
+        finding = replace(
+            finding, result=result, keeps_results=isinstance(backend, SupportsResults)
+        )
         return _search(backend, finding)
     except _Unavailable as exc:
         return replace(finding, error=exc.message)

@@ -1,11 +1,7 @@
-"""MERGE POINT: a job's stored result, for the job page and the "running for" column.
+"""A job's stored record, for the job page: what ``dlq.get_job`` reads, shaped for it.
 
-The job lifecycle work (issue 11) adds stored results: status, attempts, timings, the
-return value or the traceback, behind a ``get_job(id)``-style capability of a backend.
-It is being written at the same time as the dashboard, so this module is the one place
-the dashboard asks for a result: :func:`stored_result` returns None ("not available for
-this backend") until it is connected to that capability, and every page already shows a
-:class:`StoredResult` when one comes back. Connecting it is this function's body alone.
+Only jobs whose task keeps its result (``store_result``) have one; for the others, and on
+a backend that keeps none, the page says so.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from dlq.core.protocols import Backend
+from dlq.core.protocols import Backend, SupportsResults
 from dlq.domain.envelope import JSONValue
 
 __all__ = ["StoredResult", "stored_result"]
@@ -35,10 +31,20 @@ class StoredResult:
 
 
 def stored_result(backend: Backend, job_id: str) -> StoredResult | None:
-    """The result ``backend`` keeps for ``job_id``; None when it keeps none.
-
-    MERGE: no backend keeps results yet. Once the lifecycle's capability exists, return
-    what it gives here (converted to :class:`StoredResult`) when ``backend`` implements
-    it, and None otherwise.
-    """
-    return None
+    """The record ``backend`` keeps for ``job_id``; None when it keeps none."""
+    if not isinstance(backend, SupportsResults):
+        return None
+    record = backend.get_record(job_id)
+    if record is None:
+        return None
+    last = record.errors[-1] if record.errors else None
+    return StoredResult(
+        status=str(record.status),
+        attempts=record.attempt,
+        enqueued_at=record.enqueued_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        return_value=record.return_value,
+        error=None if last is None else f"{last.exception_class}: {last.message}",
+        traceback=None if last is None or not last.traceback else last.traceback,
+    )

@@ -26,6 +26,7 @@ from dlq.status import backend_label, known_queues  # shared with the dashboard
 
 __all__ = [
     "add_confirmation_argument",
+    "ask",
     "backend_errors",
     "backend_label",
     "configured_queue",
@@ -128,6 +129,17 @@ def confirm(stdout: OutputWrapper, stdin: TextIO, question: str, *, refused: str
         )
     if answer.strip().lower() not in {"y", "yes"}:
         raise CommandError(f"Aborted: {refused}.")
+
+
+def ask(stdout: OutputWrapper, stdin: TextIO, question: str) -> bool:
+    """Ask a yes/no ``question`` whose "no" is not an error: True only on 'y' or 'yes'
+    (no answer at all, as under cron, is a no)."""
+    stdout.write(f"{question} [y/N] ", ending="")
+    stdout.flush()
+    answer = stdin.readline()
+    if not stdin.isatty():
+        stdout.write("")
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def format_time(moment: datetime) -> str:

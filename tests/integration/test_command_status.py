@@ -30,21 +30,23 @@ def test_status_of_every_configured_queue(memory: InMemoryBackend) -> None:
 
     lines = run("queue_status").stdout.splitlines()
 
-    assert lines[:6] == [
+    assert lines[:7] == [
         "Queue default (dlq.backends.memory.InMemoryBackend, 1 worker(s))",
         "  waiting:      3 job(s)",
+        "  delayed:      0 job(s)",
         "  state:        running",
         "  in progress:  1 job(s)",
         f"    slot 1: {taken.id} {ADD} (attempt 1)",
         "  dead letters: 0",
     ]
-    assert lines[6:8] == [
+    assert lines[7:10] == [
         "Queue emails (dlq.backends.memory.InMemoryBackend, 2 worker(s))",
         "  waiting:      0 job(s)",
+        "  delayed:      0 job(s)",
     ]
-    assert lines[8].startswith("  state:        paused until 2999-01-01 00:00:00+00:00 (")
-    assert lines[8].endswith(" left)")
-    assert lines[9:] == ["  in progress:  none", "  dead letters: 1"]
+    assert lines[10].startswith("  state:        paused until 2999-01-01 00:00:00+00:00 (")
+    assert lines[10].endswith(" left)")
+    assert lines[11:] == ["  in progress:  none", "  dead letters: 1"]
 
 
 def test_status_of_named_queues_only(memory: InMemoryBackend) -> None:
@@ -78,6 +80,8 @@ def test_status_as_json(memory: InMemoryBackend) -> None:
         "workers": 1,
         "configured": True,
         "length": 1,
+        "delayed": 0,
+        "next_due": None,
         "paused": True,
         "paused_until": "2999-01-01T00:00:00+00:00",
         "in_progress": [{"worker": 1, "job_id": taken.id, "path": ADD, "attempt": 1}],
@@ -94,6 +98,7 @@ def test_status_shows_what_a_backend_cannot_tell_as_not_available(synchronous: N
     assert lines == [
         f"Queue default ({SYNCHRONOUS}, 1 worker(s))",
         "  waiting:      0 job(s)",
+        "  delayed:      n/a",
         "  state:        n/a",
         "  in progress:  n/a",
         "  dead letters: n/a",
@@ -102,7 +107,12 @@ def test_status_shows_what_a_backend_cannot_tell_as_not_available(synchronous: N
     assert queue["paused"] is None
     assert queue["in_progress"] is None
     assert queue["dead_letters"] is None
-    assert queue["unsupported"] == ["SupportsPause", "SupportsInspection", "SupportsDeadLetters"]
+    assert queue["unsupported"] == [
+        "SupportsPause",
+        "SupportsInspection",
+        "SupportsDelay",
+        "SupportsDeadLetters",
+    ]
 
 
 class UnreachableBackend(InMemoryBackend):

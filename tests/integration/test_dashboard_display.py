@@ -30,6 +30,8 @@ def status(**fields: object) -> QueueStatus:
         "workers": 2,
         "configured": True,
         "length": 1234,
+        "delayed": 7,
+        "next_due": NOW + timedelta(minutes=2),
         "in_progress": (),
         "dead_letters": 5,
     }
@@ -54,6 +56,7 @@ def test_a_running_queue() -> None:
         "backend": "RedisBackend",
         "state": "running",
         "waiting": "1,234",
+        "delayed": "7 (in 2m)",
         "workers": "2 / 2",
         "in_progress": [
             "slot 2: shop.tasks.send (attempt 3, running for 1m5s; 2 more reserved)",

@@ -6,14 +6,17 @@ The user here has every permission (see test_dashboard_permissions.py for the li
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from dlq.conf import DjangoRuntime
-from dlq.core.protocols import SupportsPause, SupportsSlotLease
+from dlq.core.protocols import SupportsPause, SupportsResults, SupportsSlotLease
 from dlq.dashboard.gather import PAGE_SIZE
 from dlq.domain.durations import parse_duration
+from dlq.domain.envelope import Job
+from dlq.domain.job_record import JobError, JobRecord, JobStatus
 from tests.integration.dashboard_fixtures import (
     BASE,
     Login,
@@ -129,7 +132,30 @@ def test_the_job_page_finds_a_job_wherever_it_is(login: Login, queues: Queues) -
     assert "(7)" in dead_page  # its arguments
     missing = job_page("no-such-job")
     assert "not found among" in missing
-    assert "Results are not available for this backend" in missing
+    assert "No result is kept for this job" in missing
+
+
+def test_the_job_page_shows_a_kept_result(login: Login, queues: Queues) -> None:
+    backend = queues.backend()
+    if not isinstance(backend, SupportsResults):
+        pytest.skip(f"{type(backend).__name__} keeps no results")
+    queued = Job.create("tests.testapp.tasks.add", [1], {}, now=datetime.now(UTC))
+    failure = JobError("builtins.ValueError", "card <declined>", "Traceback (most recent ...")
+    record = JobRecord.queued(queued, "emails").replace(
+        status=JobStatus.DEAD, attempt=3, errors=(failure,), finished_at=datetime.now(UTC)
+    )
+    backend.save_record(record, 60)
+
+    def job_page(*permissions: str) -> str:
+        client = login("view", *permissions)
+        return text(client.get(BASE + "job/", {"queue": "emails", "id": queued.id}))
+
+    page = job_page("payloads")
+    assert "<dt>Status</dt><dd>dead</dd>" in page
+    assert "<dt>Attempts</dt><dd>3</dd>" in page
+    assert "builtins.ValueError: card &lt;declined&gt;" in page  # escaped
+    assert "Traceback (most recent ..." in page
+    assert "Traceback (most recent ..." not in job_page()  # only with the payloads permission
 
 
 def test_the_cron_page_lists_entries_with_their_times(

@@ -71,3 +71,29 @@ def test_page_refuses_what_is_not_a_registered_task(payload: str, message: bytes
     assert response.status_code == 400
     assert message in response.content
     assert b"<script>" not in response.content
+
+
+@override_settings(LIGHTWEIGHT_QUEUE_BACKEND="dlq.backends.debug_web.DebugWebBackend", DEBUG=True)
+def test_a_delayed_job_s_url_says_when_it_was_due_and_a_retry_is_described(
+    runtime: DjangoRuntime,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.testapp import lifecycle_tasks as lt
+
+    backend = runtime.backend_for("default")
+    assert isinstance(backend, DebugWebBackend)
+    backend._out = io.StringIO()
+    lt.FAILURES_LEFT[0] = 1
+    lt.flaky.using(run_after=datetime(2099, 1, 1, tzinfo=UTC))("x")
+    printed = backend._out.getvalue()
+    assert "Run tests.testapp.lifecycle_tasks.flaky (due 2099-01-01 00:00:00+00:00) at: " in printed
+    url = printed.split("at: ", 1)[1].strip()
+    client = Client()
+    payload = parse_qs(urlsplit(url).query)["job"][0]
+    ran = client.post(urlsplit(url).path, {"job": payload})
+    assert b"a worker would retry it at" in ran.content
+    assert b"nothing was queued" in ran.content
+    # A task that keeps its result can be enqueued here too: its record stays queued.
+    handle = lt.receipt.enqueue([])
+    assert backend.get_record(handle.id) is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from argparse import ArgumentParser
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -33,6 +33,16 @@ def status_lines(status: QueueStatus, now: datetime) -> list[str]:
     if status.error is not None:
         return [*lines, f"  error:        {status.error}"]
     lines.append(f"  waiting:      {status.length} job(s)")
+    if status.delayed is None:
+        lines.append(f"  delayed:      {NOT_AVAILABLE}")
+    elif status.next_due is None:
+        lines.append(f"  delayed:      {status.delayed} job(s)")
+    else:
+        left = format_remaining(max(status.next_due - now, timedelta(0)))
+        lines.append(
+            f"  delayed:      {status.delayed} job(s), next due {format_time(status.next_due)}"
+            f" (in {left})"
+        )
     if not status.can_pause:
         state = NOT_AVAILABLE
     elif status.paused_until is None:
@@ -59,8 +69,8 @@ def status_lines(status: QueueStatus, now: datetime) -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Show, for each QUEUE (default: every configured queue), the jobs waiting, whether it"
-        " is paused, the jobs each worker slot is running and the dead-letter count."
+        "Show, for each QUEUE (default: every configured queue), the jobs waiting, the jobs"
+        " delayed and when the next is due, whether it is paused, the jobs each worker slot is running and the dead-letter count."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
