@@ -146,6 +146,10 @@ def test_run_after_holds_the_task_back(memory: InMemoryBackend) -> None:
     assert result.status == "READY"
     assert memory.delayed_count("default") == 1
 
+    run_queued(delayed=True)  # as if its time had come
+    result.refresh()
+    assert (result.status, result.return_value) == ("SUCCESSFUL", 2)
+
 
 def test_an_unknown_id_does_not_exist(memory: InMemoryBackend) -> None:
     with pytest.raises(API.ResultDoesNotExist, match="no dlq job record has the id 'nope'"):
@@ -339,22 +343,22 @@ def test_check_reports_queues_whose_backend_cannot_keep_results_or_defer(
     probe = types.ModuleType("tests.testapp.deferred_probe")
     probe.__dict__["later"] = api_tasks.add.using(run_after=timezone.now() + dt.timedelta(days=1))
     sys.modules[probe.__name__] = probe
-    debug_web = "dlq.backends.debug_web.DebugWebBackend"
+    bare = "tests.testapp.backends.BareBackend"
     try:
         messages = _messages(
             {"default": {"BACKEND": "dlq.django_tasks.DlqBackend", "QUEUES": ["default"]}},
             LIGHTWEIGHT_QUEUE_WORKERS={"default": 1},
-            LIGHTWEIGHT_QUEUE_BACKEND=debug_web,
+            LIGHTWEIGHT_QUEUE_BACKEND=bare,
         )
     finally:
         del sys.modules[probe.__name__]
     texts = _texts(messages)
 
     assert sorted(m.id or "" for m in messages) == ["dlq.E032", "dlq.E033"], texts
-    assert "queue 'default' uses DebugWebBackend, which cannot keep results" in texts
+    assert "queue 'default' uses BareBackend, which cannot keep results" in texts
     assert (
         "tests.testapp.api_tasks.add has run_after, and its queue 'default' uses"
-        " DebugWebBackend, which cannot hold a job until then"
+        " BareBackend, which cannot hold a job until then"
     ) in texts
 
 
