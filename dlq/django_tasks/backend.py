@@ -36,6 +36,7 @@ from dlq.django_tasks.results import task_result
 from dlq.django_tasks.running import defined_tasks, django_task_at
 from dlq.domain.envelope import Job
 from dlq.domain.job_options import option_problems as queue_problems
+from dlq.domain.job_record import JobRecord
 
 __all__ = ["DlqBackend"]
 
@@ -144,9 +145,7 @@ class DlqBackend(BaseTaskBackend):
         return result
 
     def get_result(self, result_id: str) -> Any:
-        from dlq import get_job
-
-        record = get_job(result_id)
+        record = self._record(result_id)
         if record is None:
             raise _does_not_exist(f"no dlq job record has the id {result_id!r}")
         # The record's path came from a queue: it is looked up among the tasks modules
@@ -160,6 +159,21 @@ class DlqBackend(BaseTaskBackend):
                 " dlq backend in this process"
             )
         return task_result(record, found[0], framework, self.alias)
+
+    def _record(self, job_id: str) -> JobRecord | None:
+        """The job's record, from the dlq backends of this backend's queues (each store
+        asked once, however many queues share it)."""
+        runtime = get_runtime()
+        seen: set[int] = set()
+        for queue in sorted(self.queues):
+            store = runtime.backend_for(queue)
+            if id(store) in seen or not isinstance(store, SupportsResults):
+                continue
+            seen.add(id(store))
+            record = store.get_record(job_id)
+            if record is not None:
+                return record
+        return None
 
     # -- manage.py check --------------------------------------------------------------
 

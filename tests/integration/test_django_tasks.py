@@ -14,9 +14,10 @@ import datetime as dt
 import sys
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.conf import settings
 from django.core import checks
 from django.test import override_settings
 from django.utils import timezone
@@ -30,6 +31,20 @@ from dlq.testing import in_memory_queues, run_queued
 from tests.testapp import api_tasks, backport_tasks
 
 API = frameworks()[0]
+
+
+#: tests/settings.py's, with results kept (the in-memory backend keeps them).
+_CONFIGURED = cast(dict[str, dict[str, object]], settings.TASKS)
+TASKS = {
+    **_CONFIGURED,
+    "default": {**_CONFIGURED["default"], "OPTIONS": {"STORE_RESULTS": True}},
+}
+
+
+@pytest.fixture(autouse=True)
+def keep_results() -> Iterator[None]:
+    with override_settings(TASKS=TASKS):
+        yield
 
 
 @pytest.fixture
