@@ -60,9 +60,6 @@ TASKS = {
     "default": {
         "BACKEND": "dlq.django_tasks.DlqBackend",
         "QUEUES": ["default", "other"],
-        # Results off here: the other tests' runners use backends that may not keep them
-        # (dlq.E032). The tests of Django's API turn them on (test_django_tasks*.py).
-        "OPTIONS": {"STORE_RESULTS": False},
     },
     "immediate": {
         "BACKEND": (

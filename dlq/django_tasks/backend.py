@@ -13,7 +13,8 @@ job records (:mod:`dlq.django_tasks.results`).
 
 What it supports, as Django's flags say: ``supports_defer`` (dlq holds a job until its
 ``run_after``), ``supports_async_task`` (a coroutine runs to completion in the worker),
-``supports_get_result`` (unless ``OPTIONS["STORE_RESULTS"]`` is False). Not
+``supports_get_result`` (when every queue's backend keeps results, and
+``OPTIONS["STORE_RESULTS"]`` is not False). Not
 ``supports_priority``: no dlq backend orders jobs by priority (a Redis list and the
 database's claim index are first in, first out), so a task with a priority other than the
 default is refused by ``validate_task``, as Django's own backends without priority do.
@@ -27,7 +28,7 @@ from typing import Any
 
 from django.core import checks
 
-from dlq.conf import get_runtime
+from dlq.conf import DjangoRuntime, get_runtime
 from dlq.core.protocols import SupportsDelay, SupportsResults
 from dlq.core.records import enqueue_job
 from dlq.django_tasks.compat import BaseTaskBackend, Framework, framework_of, frameworks
@@ -54,6 +55,9 @@ class DlqBackend(BaseTaskBackend):
         # dlq settings object of the time, since supports_defer follows the dlq backends.
         # Validating costs 35 us (inspect, Protocol checks): more than the rest of enqueue.
         self._validated: dict[int, tuple[object, object]] = {}
+        # Per queue, with the dlq settings object it was found under: whether its dlq
+        # backend keeps results (for STORE_RESULTS None, read at every enqueue).
+        self._keeps_results: dict[str, tuple[object, bool]] = {}
 
     @cached_property
     def options_model(self) -> BackendOptions:
@@ -70,7 +74,21 @@ class DlqBackend(BaseTaskBackend):
     @property
     def supports_get_result(self) -> bool:  # type: ignore[override]  # a property for an attribute
         """Results are kept (``STORE_RESULTS``) by every queue's dlq backend."""
-        return self.options_model.STORE_RESULTS and not self.queues_lacking(SupportsResults)
+        return self.options_model.STORE_RESULTS is not False and not self.queues_lacking(
+            SupportsResults
+        )
+
+    def _stores_results(self, queue: str, runtime: DjangoRuntime) -> bool:
+        """Whether a job enqueued on ``queue`` now keeps its record (``STORE_RESULTS``)."""
+        wanted = self.options_model.STORE_RESULTS
+        if wanted is not None:
+            return wanted
+        settings = runtime.settings
+        known = self._keeps_results.get(queue)
+        if known is None or known[0] is not settings:
+            known = (settings, isinstance(runtime.backend_for(queue), SupportsResults))
+            self._keeps_results[queue] = known
+        return known[1]
 
     def queues_lacking(self, capability: type) -> list[str]:
         """This backend's queues whose dlq backend lacks ``capability`` (a Protocol)."""
@@ -132,7 +150,7 @@ class DlqBackend(BaseTaskBackend):
             timeout=options.TIMEOUT,
             sigkill_on_stop=options.SIGKILL_ON_STOP,
             run_after=task.run_after,
-            store_result=options.STORE_RESULTS,
+            store_result=self._stores_results(task.queue_name, runtime),
         )
         queue = task.queue_name
         # At once, as Django's API promises (LIGHTWEIGHT_QUEUE_ENQUEUE_ON_COMMIT is for
@@ -178,6 +196,10 @@ class DlqBackend(BaseTaskBackend):
     # -- manage.py check --------------------------------------------------------------
 
     def check(self, **kwargs: Any) -> Iterable[checks.CheckMessage]:
+        """``dlq.E030`` an option, ``dlq.E031`` a queue name, ``dlq.E032`` results asked of
+        a backend that keeps none, ``dlq.E033`` a task with ``run_after`` on a backend that
+        cannot hold it, ``dlq.W030`` a queue no worker serves (``dlq.W031``: the queues'
+        backends could not be built, which dlq's own checks explain)."""
         where = f"TASKS[{self.alias!r}]"
         messages: list[checks.CheckMessage] = [
             checks.Error(problem, hint=hint, obj=where, id="dlq.E030")
@@ -208,15 +230,15 @@ class DlqBackend(BaseTaskBackend):
     def _check_capabilities(self, where: str) -> list[checks.CheckMessage]:
         messages: list[checks.CheckMessage] = []
         runtime = get_runtime()
-        if self.options_model.STORE_RESULTS:
+        if self.options_model.STORE_RESULTS is True:
             for queue in self.queues_lacking(SupportsResults):
                 name = type(runtime.backend_for(queue)).__name__
                 messages.append(
                     checks.Error(
                         f"{where}: queue {queue!r} uses {name}, which cannot keep results,"
                         " and OPTIONS['STORE_RESULTS'] is True: every enqueue would fail",
-                        hint="set OPTIONS['STORE_RESULTS'] to False (no get_result), or move"
-                        " the queue to a backend that keeps results",
+                        hint="leave OPTIONS['STORE_RESULTS'] out (results where the backend"
+                        " keeps them), or move the queue to a backend that keeps results",
                         obj=where,
                         id="dlq.E032",
                     )

@@ -30,9 +30,11 @@ class BackendOptions(BaseModel):
     TIMEOUT: int | None = Field(default=None, gt=0)
     #: Kill a running task at once when its worker is stopped, instead of letting it end.
     SIGKILL_ON_STOP: bool = False
-    #: Keep each task's result for ``get_result``/``refresh()``. Off, enqueueing costs one
-    #: backend write less and ``supports_get_result`` is False.
-    STORE_RESULTS: bool = True
+    #: Keep each task's result for ``get_result``/``refresh()``. None (the default): where
+    #: the queue's dlq backend can keep results (``SupportsResults``). True: always, and
+    #: ``manage.py check`` says which queue's backend cannot. False: never, which saves a
+    #: backend write per enqueue and two per run.
+    STORE_RESULTS: bool | None = None
 
 
 _KNOWN = tuple(BackendOptions.model_fields)

@@ -86,6 +86,8 @@ def dlq_task_for(django_task: Any, options: BackendOptions) -> DlqTask[..., Any]
         timeout=options.TIMEOUT,
         sigkill_on_stop=options.SIGKILL_ON_STOP,
         atomic=options.ATOMIC,
+        # What the enqueueing process decided travels in the job; this is for a caller of
+        # the dlq task itself (none in dlq), following dlq's own setting.
         store_result=options.STORE_RESULTS,
         # Django's API enqueues when asked: a project that wants on-commit writes
         # transaction.on_commit(lambda: task.enqueue(...)), as Django's docs say.

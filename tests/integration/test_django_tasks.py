@@ -14,10 +14,9 @@ import datetime as dt
 import sys
 import types
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core import checks
 from django.test import override_settings
 from django.utils import timezone
@@ -27,24 +26,11 @@ from dlq.django_tasks import DlqBackend
 from dlq.django_tasks.compat import Framework, framework_of, frameworks
 from dlq.domain.envelope import Job
 from dlq.domain.outcome import Rejected
+from dlq.exceptions import CapabilityError
 from dlq.testing import in_memory_queues, run_queued
 from tests.testapp import api_tasks, backport_tasks
 
 API = frameworks()[0]
-
-
-#: tests/settings.py's, with results kept (the in-memory backend keeps them).
-_CONFIGURED = cast(dict[str, dict[str, object]], settings.TASKS)
-TASKS = {
-    **_CONFIGURED,
-    "default": {**_CONFIGURED["default"], "OPTIONS": {"STORE_RESULTS": True}},
-}
-
-
-@pytest.fixture(autouse=True)
-def keep_results() -> Iterator[None]:
-    with override_settings(TASKS=TASKS):
-        yield
 
 
 @pytest.fixture
@@ -272,14 +258,46 @@ def test_a_priority_is_refused_since_no_dlq_backend_orders_by_it() -> None:
             _make(framework, "default", _plain, priority=5)
 
 
+def test_results_follow_the_backend_unless_asked_for(memory: InMemoryBackend) -> None:
+    bare = {"LIGHTWEIGHT_QUEUE_BACKEND": "tests.testapp.backends.BareBackend"}
+    with override_settings(**bare):
+        backend = api_tasks.add.get_backend()
+        assert backend.supports_get_result is False
+        assert backend.supports_defer is False
+        result = api_tasks.add.enqueue(1, 2)  # queued, with no record asked of the store
+        assert result.status == "READY"
+        with pytest.raises(API.ResultDoesNotExist):
+            api_tasks.add.get_result(result.id)
+    with (
+        override_settings(TASKS=_with_options(STORE_RESULTS=True), **bare),
+        pytest.raises(CapabilityError, match="BareBackend"),
+    ):
+        api_tasks.add.enqueue(1, 2)
+    with override_settings(TASKS=_with_options(STORE_RESULTS=False)):
+        backend = api_tasks.add.get_backend()
+        assert backend.supports_get_result is False
+        result = api_tasks.add.enqueue(1, 2)
+        run_queued()
+        with pytest.raises(API.ResultDoesNotExist):
+            result.refresh()
+
+
+def _with_options(**options: object) -> dict[str, object]:
+    return {
+        "default": {
+            "BACKEND": "dlq.django_tasks.DlqBackend",
+            "QUEUES": ["default", "other"],
+            "OPTIONS": options,
+        }
+    }
+
+
 def test_what_the_backend_supports() -> None:
     backend = api_tasks.add.get_backend()
 
     assert isinstance(backend, DlqBackend)
     assert (backend.supports_defer, backend.supports_async_task) == (True, True)
     assert (backend.supports_get_result, backend.supports_priority) == (True, False)
-    without = DlqBackend("x", {"OPTIONS": {"STORE_RESULTS": False}})
-    assert without.supports_get_result is False
 
 
 # -- only tasks defined in code run ------------------------------------------------------
@@ -354,6 +372,8 @@ def test_check_warns_of_a_queue_no_worker_serves() -> None:
 def test_check_reports_queues_whose_backend_cannot_keep_results_or_defer(
     memory: InMemoryBackend,
 ) -> None:
+    """Results asked for (STORE_RESULTS True) where the backend keeps none, and a task with
+    run_after on such a backend; left to its default, STORE_RESULTS follows the backend."""
     # A task defined with run_after, in a module of an installed app.
     probe = types.ModuleType("tests.testapp.deferred_probe")
     probe.__dict__["later"] = api_tasks.add.using(run_after=timezone.now() + dt.timedelta(days=1))
@@ -361,7 +381,13 @@ def test_check_reports_queues_whose_backend_cannot_keep_results_or_defer(
     bare = "tests.testapp.backends.BareBackend"
     try:
         messages = _messages(
-            {"default": {"BACKEND": "dlq.django_tasks.DlqBackend", "QUEUES": ["default"]}},
+            {
+                "default": {
+                    "BACKEND": "dlq.django_tasks.DlqBackend",
+                    "QUEUES": ["default"],
+                    "OPTIONS": {"STORE_RESULTS": True},
+                }
+            },
             LIGHTWEIGHT_QUEUE_WORKERS={"default": 1},
             LIGHTWEIGHT_QUEUE_BACKEND=bare,
         )
