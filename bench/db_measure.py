@@ -12,7 +12,8 @@ dlq's ``queue_runner``), ``dlq_redis`` and ``dlqapi_redis`` (the same, their job
 Redis: ``BENCH_REDIS_URL``, default 127.0.0.1:6379/0, under a key prefix of their own that is
 deleted afterwards), and ``tasksdb`` (django-tasks-db and its ``db_worker``). The vendor is
 the Django database each uses. ``BENCH_STORE_RESULTS=1`` keeps every job's result record on
-the dlq systems (the Django-API backend keeps them by default; ``0`` turns that off).
+the dlq systems, ``0`` none; unset, each system's default (``@dlq.task`` keeps none, Django's
+API keeps them where the backend can).
 
 Each measurement gets a database of its own (a temporary SQLite file, or a PostgreSQL
 database ``dlqbench_<random>`` that it creates and drops), migrates it, and stops every

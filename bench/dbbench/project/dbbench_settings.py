@@ -4,8 +4,8 @@ BENCH_DB_SYSTEM   "dlq" (@dlq.task), "dlqapi" (Django's task API on dlq.django_t
                   or "tasksdb" (django-tasks-db)
 BENCH_DB_STORE    dlq systems: "database" (the default: dlq's database backend) or "redis"
                   (ReliableRedisBackend on BENCH_REDIS_URL, keys under BENCH_REDIS_PREFIX)
-BENCH_STORE_RESULTS  dlq systems: "1" keeps each job's result record, "0" does not (default:
-                  "0" for @dlq.task, "1" for Django's API, each system's own default)
+BENCH_STORE_RESULTS  dlq systems: "1" keeps each job's result record, "0" does not; unset,
+                  each its default (@dlq.task: none; Django's API: where the backend can)
 BENCH_DB_VENDOR   "sqlite" or "postgresql"
 BENCH_DB_NAME     the SQLite file, or the PostgreSQL database (on BENCH_PG_HOST:PORT)
 BENCH_DB_WORKERS  workers for dlq's queue_runner (default 1)
@@ -66,8 +66,9 @@ if SYSTEM in ("dlq", "dlqapi"):
     LIGHTWEIGHT_QUEUE_WORKERS = {"bench": int(os.environ.get("BENCH_DB_WORKERS", "1"))}
     # A job count far above any scenario's: no worker is recycled mid-measurement.
     LIGHTWEIGHT_QUEUE_JOBS_PER_WORKER = 10_000_000
-    STORE_RESULTS = os.environ.get("BENCH_STORE_RESULTS", "1" if SYSTEM == "dlqapi" else "0") == "1"
-    LIGHTWEIGHT_QUEUE_STORE_RESULTS = STORE_RESULTS
+    STORE_RESULTS = {"1": True, "0": False}.get(os.environ.get("BENCH_STORE_RESULTS", ""))
+    if STORE_RESULTS is not None:
+        LIGHTWEIGHT_QUEUE_STORE_RESULTS = STORE_RESULTS
 if SYSTEM == "dlqapi":
     try:
         import django.tasks  # noqa: F401
@@ -77,7 +78,7 @@ if SYSTEM == "dlqapi":
         "default": {
             "BACKEND": "dlq.django_tasks.DlqBackend",
             "QUEUES": ["bench"],
-            "OPTIONS": {"STORE_RESULTS": STORE_RESULTS},
+            "OPTIONS": {} if STORE_RESULTS is None else {"STORE_RESULTS": STORE_RESULTS},
         }
     }
 if SYSTEM == "tasksdb":
