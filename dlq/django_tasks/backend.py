@@ -50,10 +50,10 @@ class DlqBackend(BaseTaskBackend):
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
-        # Task objects already validated (a Task validates itself when made, and Django's
-        # backends validate it again at every enqueue): by id, with the task itself and the
-        # dlq settings object of the time, since supports_defer follows the dlq backends.
-        # Validating costs 35 us (inspect, Protocol checks): more than the rest of enqueue.
+        # Task objects already validated at an enqueue (Django's backends validate at every
+        # one): by id, with the task itself and the dlq settings object of the time, since
+        # supports_defer follows the dlq backends. Validating costs 35 us (inspect,
+        # Protocol checks): more than the rest of enqueue.
         self._validated: dict[int, tuple[object, object]] = {}
         # Per queue, with the dlq settings object it was found under: whether its dlq
         # backend keeps results (for STORE_RESULTS None, read at every enqueue).
@@ -107,20 +107,23 @@ class DlqBackend(BaseTaskBackend):
             if isinstance(exc, framework.InvalidTask) or not _is_invalid_task(exc):
                 raise
             raise framework.InvalidTask(str(exc)) from None
-        if len(self._validated) >= 4096:  # tasks are few; .using() copies come and go
-            self._validated.clear()
-        self._validated[id(task)] = (task, get_runtime().settings)
 
-    def _validate_once(self, task: Any) -> None:
+    def _validate_once(self, task: Any, settings: object) -> None:
+        """:meth:`validate_task`, unless this very task was validated under these dlq
+        settings (kept here, not in validate_task: a Task validates itself when defined,
+        at import, when dlq's settings need not be read yet)."""
         seen = self._validated.get(id(task))
-        if seen is None or seen[0] is not task or seen[1] is not get_runtime().settings:
+        if seen is None or seen[0] is not task or seen[1] is not settings:
             self.validate_task(task)
+            if len(self._validated) >= 4096:  # tasks are few; .using() copies come and go
+                self._validated.clear()
+            self._validated[id(task)] = (task, settings)
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
-        self._validate_once(task)
+        runtime = get_runtime()
+        self._validate_once(task, runtime.settings)
         framework = _framework(task)
         options = self.options_model
-        runtime = get_runtime()
         now = runtime.now()
         # Made first: its __post_init__ normalises the arguments to JSON as Django does
         # (tuples to lists, bytes to str), raising TypeError for a value that is not,
