@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["defined_tasks", "django_task_at", "dlq_task_for", "resolve_django_task", "worker_id"]
 
-# One dlq Task per Django task object and backend options: built once, used for every
-# enqueue and every run (the options change only with the TASKS setting).
+# One dlq Task per Django task object and backend options: built once, used for every run
+# (the options change only with the TASKS setting; the registry keeps what a resolver found).
 _WRAPPED: dict[tuple[int, BackendOptions], tuple[object, DlqTask[..., Any]]] = {}
 
 
@@ -71,7 +71,10 @@ def django_task_at(path: str) -> tuple[Any, DlqBackend] | None:
 
 
 def dlq_task_for(django_task: Any, options: BackendOptions) -> DlqTask[..., Any]:
-    """The dlq task that enqueues and runs ``django_task`` (kept for the next call)."""
+    """The dlq task that runs ``django_task`` in a worker (kept for the next call).
+
+    ``DlqBackend.enqueue`` makes jobs itself; the options that matter here are those a
+    worker applies: ``ATOMIC`` (timeouts travel in the job)."""
     key = (id(django_task), options)
     found = _WRAPPED.get(key)
     if found is not None and found[0] is django_task:
@@ -86,11 +89,9 @@ def dlq_task_for(django_task: Any, options: BackendOptions) -> DlqTask[..., Any]
         timeout=options.TIMEOUT,
         sigkill_on_stop=options.SIGKILL_ON_STOP,
         atomic=options.ATOMIC,
-        # What the enqueueing process decided travels in the job; this is for a caller of
-        # the dlq task itself (none in dlq), following dlq's own setting.
+        # Whether a job keeps its record was decided when it was enqueued, and travels in
+        # it; these two only matter to a caller of this dlq task's own enqueue (none).
         store_result=options.STORE_RESULTS,
-        # Django's API enqueues when asked: a project that wants on-commit writes
-        # transaction.on_commit(lambda: task.enqueue(...)), as Django's docs say.
         on_commit=False,
     )
     if len(_WRAPPED) > 4096:  # tasks are few; copies made by .using() are not kept forever
