@@ -75,6 +75,9 @@ class DjangoRuntime:
 
     @property
     def settings(self) -> QueueSettings:
+        settings = self._settings  # (read without the lock: every enqueue asks)
+        if settings is not None:
+            return settings
         with self._lock:
             if self._settings is None:
                 self._settings = build_settings(_django_setting_values(), self._config)

@@ -21,6 +21,7 @@ __all__ = [
     "CronFiring",
     "Dashboard",
     "DeadJob",
+    "JobRecordRow",
     "QueueState",
     "QueuedJob",
     "SlotState",
@@ -129,6 +130,21 @@ class CronFiring(models.Model):
 
     def __str__(self) -> str:
         return f"cron entry {self.entry_id}"
+
+
+class JobRecordRow(models.Model):
+    """A job's :class:`~dlq.domain.job_record.JobRecord` (jobs that keep their result),
+    read and pruned by ``expires_at``."""
+
+    job_id = models.CharField(max_length=schema.MAX_NAME_LENGTH, primary_key=True)
+    record = models.TextField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = schema.RECORD_TABLE
+
+    def __str__(self) -> str:
+        return f"record of job {self.job_id}"
 
 
 class Dashboard(models.Model):

@@ -7,15 +7,13 @@ task's threads started with ``contextvars.copy_context`` see it too).
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from dlq.domain.envelope import Job
 from dlq.exceptions import NoCurrentJobError
 
-__all__ = ["JobContext", "current_job", "running"]
+__all__ = ["JobContext", "current_job", "enter", "leave"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,25 +44,24 @@ class JobContext:
         )
 
 
-_current: contextvars.ContextVar[JobContext] = contextvars.ContextVar("dlq_current_job")
+#: The job being run and its queue. A pair, not a JobContext: every job sets it and few
+#: tasks ask, so the context is built when asked for.
+_current: contextvars.ContextVar[tuple[Job, str]] = contextvars.ContextVar("dlq_current_job")
+
+#: What :class:`~dlq.core.execution.JobRunner` calls around a task: set, then reset with
+#: the token it returned.
+enter = _current.set
+leave = _current.reset
 
 
 def current_job() -> JobContext:
     """The job the calling task runs for; :class:`~dlq.exceptions.NoCurrentJobError`
     when called outside one (at import time, in a view, in a plain function call)."""
     try:
-        return _current.get()
+        job, queue = _current.get()
     except LookupError:
         raise NoCurrentJobError(
             "dlq.current_job() was called outside a running job: only code a worker (or"
             " dlq.testing.run_queued) runs for a job has one"
         ) from None
-
-
-@contextmanager
-def running(context: JobContext) -> Iterator[None]:
-    token = _current.set(context)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+    return JobContext.of(job, queue)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from dlq.core.clock import utc_now
-from dlq.core.context import JobContext, running
+from dlq.core.context import enter, leave
 from dlq.core.protocols import Clock
 from dlq.core.registry import TaskRegistry
 from dlq.domain.envelope import Job
@@ -67,16 +67,16 @@ class JobRunner:
             return Rejected(str(exc))
         atomic = self._atomic_by_default if task.atomic is None else task.atomic
         start = time.perf_counter()
+        token = enter((job, queue))
         try:
-            with running(JobContext.of(job, queue)):
-                for hook in self._before:
-                    hook(job)
-                if atomic:
-                    with self._atomic():
-                        result = task.fn(*args, **kwargs)
-                else:
+            for hook in self._before:
+                hook(job)
+            if atomic:
+                with self._atomic():
                     result = task.fn(*args, **kwargs)
-                stored = task.result_codec.encode(result) if job.store_result else None
+            else:
+                result = task.fn(*args, **kwargs)
+            stored = task.result_codec.encode(result) if job.store_result else None
         except (Exception, SystemExit) as exc:  # SystemExit: management commands call sys.exit
             duration_s = time.perf_counter() - start
             for hook in self._on_error:
@@ -85,6 +85,8 @@ class JobRunner:
                 except Exception:
                     self._logger.exception("Middleware %r failed in process_exception", hook)
             return self._failure(task, job, exc, duration_s)
+        finally:
+            leave(token)
         duration_s = time.perf_counter() - start
         for hook in self._after:
             try:

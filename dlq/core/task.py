@@ -106,12 +106,13 @@ class Task(Generic[P, R]):
         backend = runtime.backend_for(target.queue)
         alias = target.commit_alias(runtime)
         if alias is None:
-            enqueue_job(backend, job, target.queue, runtime.settings.RESULT_TTL_S)
+            if job.store_result:
+                enqueue_job(backend, job, target.queue, runtime.settings.RESULT_TTL_S)
+            else:
+                backend.enqueue(job, target.queue)  # (the common case, spelt out)
         else:
-            runtime.on_commit(
-                lambda: enqueue_job(backend, job, target.queue, runtime.settings.RESULT_TTL_S),
-                alias,
-            )
+            ttl_s = runtime.settings.RESULT_TTL_S
+            runtime.on_commit(lambda: enqueue_job(backend, job, target.queue, ttl_s), alias)
         return JobHandle(job.id, target.queue, target)
 
     def commit_alias(self, runtime: Runtime) -> str | None:

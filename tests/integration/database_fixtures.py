@@ -32,6 +32,7 @@ from dlq.backends.database.schema import (
     DEAD_TABLE,
     JOB_TABLE,
     QUEUE_TABLE,
+    RECORD_TABLE,
     SLOT_TABLE,
 )
 from dlq.core.settings import QueueSettings
@@ -49,7 +50,7 @@ __all__ = [
 
 Vendor = Literal["sqlite", "postgresql", "mysql"]
 VENDORS: tuple[Vendor, ...] = ("sqlite", "postgresql", "mysql")
-_TABLES = (JOB_TABLE, DEAD_TABLE, QUEUE_TABLE, SLOT_TABLE, CLAIM_TABLE, CRON_TABLE)
+_TABLES = (JOB_TABLE, DEAD_TABLE, QUEUE_TABLE, SLOT_TABLE, CLAIM_TABLE, CRON_TABLE, RECORD_TABLE)
 
 PG = POSTGRES
 MY = MYSQL

@@ -283,7 +283,7 @@ def test_delayed_rows_wait_until_due_and_priorities_go_first(
         backend.acknowledge(QUEUE, 1, taken, Succeeded(None, 0.0))
     assert order[0] == 3  # priority 5
     assert sorted(order, key=str) == [1, 2, 3, 5]  # 4 is not due
-    assert backend.length(QUEUE) == 1
+    assert (backend.length(QUEUE), backend.delayed_count(QUEUE)) == (0, 1)
 
 
 # -- waiting ------------------------------------------------------------------------------------

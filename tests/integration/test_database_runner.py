@@ -7,10 +7,14 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from dlq.core.records import enqueue_job
+from dlq.domain.envelope import Job
+from dlq.domain.job_record import JobRecord, JobStatus
 from tests.integration.database_fixtures import TestDatabase, database, database_session
 from tests.integration.database_runner_harness import DbLab, db_lab
 from tests.integration.runner_harness import wait_until
@@ -132,3 +136,68 @@ for n in range({count}):
         with enqueue_follow_up.bulk_enqueue(batch_size=10) as enqueue:
             enqueue("{tag}-%d" % n)
 """
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+def test_a_task_with_retries_runs_until_it_succeeds(lab: DbLab) -> None:
+    """Two failures, each retried after 0.2 s (then 0.4 s), then a success: three runs."""
+    settings = lab.settings()
+    lab.enqueue("fail_twice", "flaky")
+    runner = lab.start(settings)
+    wait_until(lambda: lab.tokens("runs") == ["flaky"], what="the third attempt to succeed")
+    assert [record["values"][1] for record in lab.records("attempts")] == [1, 2, 3]
+    backend = lab.backend()
+    assert (backend.length("default"), backend.delayed_count("default")) == (0, 0)
+    assert backend.dead_letter_count("default") == 0
+    runner.send(signal.SIGTERM)
+    assert runner.wait() == 0
+
+
+def test_a_delayed_job_waits_through_a_restart_and_runs_once_due(lab: DbLab) -> None:
+    settings = lab.settings()
+    run_after = datetime.now(UTC) + timedelta(seconds=3)
+    job = Job.create(
+        "tests.testapp.tasks.record", ["later"], {}, now=datetime.now(UTC), run_after=run_after
+    )
+    lab.backend().enqueue(job, "default")
+    first = lab.start(settings)
+    first.wait_for_log(r"Started worker default\.1")
+    first.send(signal.SIGTERM)
+    assert first.wait() == 0
+    assert lab.tokens("runs") == []
+    assert lab.backend().delayed_count("default") == 1
+
+    second = lab.start(settings)
+    (ran,) = wait_until(lambda: lab.records("runs"), what="the delayed job to run")
+    assert ran["values"] == ["later"]
+    assert ran["at"] >= run_after.timestamp()
+    second.send(signal.SIGTERM)
+    assert second.wait() == 0
+    assert lab.tokens("runs") == ["later"]
+
+
+def test_a_kept_result_is_written_by_the_worker_through_each_step(lab: DbLab) -> None:
+    """QUEUED by the enqueue, then RUNNING and SUCCEEDED by the runner's worker, in the
+    same table, whose rows a reader of another process sees."""
+    settings = lab.settings()
+    backend = lab.backend()
+    job = Job.create(
+        "tests.testapp.tasks.add", [2, 3], {}, now=datetime.now(UTC), store_result=True
+    )
+    enqueue_job(backend, job, "default", 3600)
+    queued = backend.get_record(job.id)
+    assert queued is not None
+    assert queued.status is JobStatus.QUEUED
+    runner = lab.start(settings)
+
+    def finished() -> JobRecord | None:
+        record = backend.get_record(job.id)
+        return record if record is not None and record.status.finished else None
+
+    record = wait_until(finished, what="the job's record to say it finished")
+    assert (record.status, record.return_value, record.attempt) == (JobStatus.SUCCEEDED, 5, 1)
+    assert record.started_at is not None
+    runner.send(signal.SIGTERM)
+    assert runner.wait() == 0

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pydantic
 
-from dlq import task
+from dlq import Backoff, task
 from tests.testapp.models import Record
 
 CALLS: list[tuple[str, object]] = []
@@ -248,6 +248,37 @@ def crash_first_time(token: str, marker: str) -> None:
         _record("started", token)
         os._exit(3)
     _record("runs", token)
+
+
+# -- lifecycle (database helper) --
+
+
+@task(retries=2, backoff=Backoff(base_s=0.2, jitter=False))
+def fail_twice(token: str) -> None:
+    """Notes ``token`` under 'attempts' on every run, raises on the first two (so its
+    two retries are used), and notes it under 'runs' on the third."""
+    from dlq import current_job
+
+    attempt = current_job().attempt
+    _record("attempts", token, attempt)
+    if attempt < 3:
+        raise ConnectionError(f"{token}: not yet")
+    _record("runs", token)
+
+
+# -- lifecycle (Redis helper) --
+
+
+@task(retries=2, retry_on=(RuntimeError,), backoff=Backoff(base_s=0.2, jitter=False))
+def fail_twice_then_succeed(token: str) -> None:
+    """Notes each attempt's number under 'attempts', then raises on the first two: with
+    ``retries=2`` the third attempt is its last, and succeeds."""
+    from dlq import current_job
+
+    attempt = current_job().attempt
+    _record("attempts", token, attempt)
+    if attempt < 3:
+        raise RuntimeError(f"attempt {attempt} of {token} fails on purpose")
 
 
 # -- tasks written against Django's task API (dlq.django_tasks runs them) ----------------

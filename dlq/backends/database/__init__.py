@@ -40,22 +40,23 @@ How it keeps that promise cheaply (the choice, and the one it was weighed agains
   index is ``(queue, worker, is_delayed, priority DESC, available_at, id)``: a claim reads
   its batch off the front of the index, whatever the number of rows queued, held by
   workers or delayed (delayed rows sit under ``is_delayed = TRUE`` until promoted, through
-  an index of their own, by the claim that finds them due); dead letters have a table
-  of their own and finished rows are deleted.
+  an index of their own, by a claim or the runner, see :mod:`.delayed`); dead letters
+  have a table of their own and finished rows are deleted.
 * **Idle workers** wait on PostgreSQL for a NOTIFY on the queue's channel (sent by the
   enqueue in the same transaction as its INSERT, so it arrives when that commits), on
   SQLite for ``PRAGMA data_version`` to change (read every 2 ms, in memory), and on
-  MySQL poll with a back-off from 5 ms to 250 ms. Each wait is cut short by the
-  worker's stop signal.
+  MySQL poll with a back-off from 5 ms to 250 ms. No wait outlasts the time the
+  queue's next delayed job is due, and each is cut short by the worker's stop signal.
 * **The database's clock** decides leases, claims and pauses, so machines whose clocks
   disagree still agree.
 
 Connections: enqueue uses Django's connection of ``LIGHTWEIGHT_QUEUE_DATABASE_ALIAS``
 (so it joins the caller's transaction, see :mod:`.enqueue`); workers and commands use
-connections of the backend's own (:mod:`.connection`). Modules: :mod:`.schema` (tables),
-:mod:`.sql` (statements per vendor), :mod:`.slots` (claims and hand-out),
-:mod:`.recovery`, :mod:`.admin` (everything else), :mod:`.browse` (the dashboard's paged
-reads), :mod:`.postgres`, :mod:`.mysql`, :mod:`.sqlite` (sessions).
+connections of the backend's own (:mod:`.connection`); job records, Django's
+connection, as enqueue. Modules: :mod:`.schema` (tables), :mod:`.sql` (statements per vendor),
+:mod:`.slots` (claims and hand-out), :mod:`.recovery`, :mod:`.delayed` (delayed jobs and
+their promotion), :mod:`.records`, :mod:`.admin` (everything else), :mod:`.browse` (the
+dashboard's paged reads), :mod:`.postgres`, :mod:`.mysql`, :mod:`.sqlite` (sessions).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from dlq.backends.database import admin, browse
+from dlq.backends.database import admin, browse, delayed, records
 from dlq.backends.database.connection import (
     Contended,
     DatabaseTarget,
@@ -86,6 +87,7 @@ from dlq.core.protocols import BackendContext, ProgressCallback, StopSignal
 from dlq.core.settings import PREFIX, QueueSettings
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job
+from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import Outcome, TimedOut
 from dlq.exceptions import BackendError
 
@@ -120,6 +122,7 @@ class DatabaseBackend:
         self._target = DatabaseTarget.from_alias(settings.DATABASE_ALIAS, f"{PREFIX}DATABASE_ALIAS")
         self._d = dialect_for(self._target.vendor)
         self._enqueuer = Enqueuer(self._target, self._d)
+        self._records = records.RecordStore(self._target, self._d)
         self._admin = SessionHolder(self._target, "admin", self._log)
         self._worker = SlotWorker(
             SessionHolder(self._target, "worker", self._log),
@@ -281,20 +284,69 @@ class DatabaseBackend:
             ),
         )
 
+    # -- SupportsDelay (see .delayed), SupportsResults (see .records) -------------------------
+
+    def delayed_count(self, queue: str) -> int:
+        with self._flushed():  # a retry this process acknowledged counts at once
+            return self._run(
+                f"counting the delayed jobs of {queue!r}",
+                lambda s: delayed.delayed_count(s, self._d, queue),
+            )
+
+    def next_due(self, queue: str) -> datetime | None:
+        with self._flushed():
+            return self._run(
+                f"reading when the next delayed job of {queue!r} is due",
+                lambda s: delayed.next_due(s, self._d, queue),
+            )
+
+    def clear_delayed(self, queue: str) -> int:
+        with self._flushed():
+            return self._run(
+                f"clearing the delayed jobs of {queue!r}",
+                lambda s: delayed.clear_delayed(s, self._d, queue),
+            )
+
+    def promote_due(self, queue: str) -> int:
+        """One batch of ``queue``'s due delayed jobs made claimable (claims promote too),
+        waking idle workers; and, at most once a minute, one batch of expired records
+        pruned, since a runner calls this several times a second."""
+        check_name("queue name", queue, MAX_NAME_LENGTH)
+        promoted = self._run(
+            f"promoting the due delayed jobs of {queue!r}",
+            lambda s: delayed.promote_due(s, self._d, queue),
+        )
+        if self._records.due_to_prune():
+            self._run("pruning expired job records", lambda s: records.prune_batch(s, self._d))
+        return promoted
+
+    def save_record(self, record: JobRecord, ttl_s: int) -> None:
+        """Through Django's connection: inside the caller's transaction, if any."""
+        self._records.save(record, ttl_s)
+
+    def get_record(self, job_id: str) -> JobRecord | None:
+        return self._records.get(job_id)
+
+    def prune_records(self) -> int:
+        return self._run("pruning expired job records", lambda s: records.prune_all(s, self._d))
+
     # -- SupportsDeadLetters -------------------------------------------------------------------
 
     def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:
-        """The newest ``limit`` dead letters of ``queue``, newest first."""
-        return self._run(
-            f"listing dead letters of {queue!r}",
-            lambda s: admin.dead_letters(s, self._d, queue, limit),
-        )
+        """The newest ``limit`` dead letters of ``queue``, newest first (those this
+        process's workers buried included: their pipelined statements are read first)."""
+        with self._flushed():
+            return self._run(
+                f"listing dead letters of {queue!r}",
+                lambda s: admin.dead_letters(s, self._d, queue, limit),
+            )
 
     def dead_letter_count(self, queue: str) -> int:
-        return self._run(
-            f"counting dead letters of {queue!r}",
-            lambda s: admin.dead_letter_count(s, self._d, queue),
-        )
+        with self._flushed():
+            return self._run(
+                f"counting dead letters of {queue!r}",
+                lambda s: admin.dead_letter_count(s, self._d, queue),
+            )
 
     def requeue_dead_letters(self, queue: str, job_ids: Collection[str] | None = None) -> int:
         return self._run(

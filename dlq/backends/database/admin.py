@@ -60,7 +60,11 @@ def notify(session: Session, d: Dialect, queue: str) -> None:
 
 
 def length(session: Session, d: Dialect, queue: str) -> int:
-    sql = f"SELECT COUNT(*) FROM {JOB_TABLE} WHERE queue = %s AND worker IS NULL"
+    """The jobs waiting to be claimed: delayed rows, due or not, count once promoted."""
+    sql = (
+        f"SELECT COUNT(*) FROM {JOB_TABLE}"
+        " WHERE queue = %s AND worker IS NULL AND is_delayed = FALSE"
+    )
     return int(session.execute(sql, [queue]).rows[0][0])
 
 
@@ -91,10 +95,12 @@ def paused_until(session: Session, d: Dialect, queue: str) -> datetime | None:
 
 
 def clear(session: Session, d: Dialect, queue: str) -> int:
-    """Delete the waiting jobs and those worker slots reserved but have not started."""
+    """Delete the waiting jobs and those worker slots reserved but have not started;
+    delayed jobs stay (``clear_delayed`` removes those)."""
     with session.transaction():
         count = session.execute(
-            f"DELETE FROM {JOB_TABLE} WHERE queue = %s AND worker IS NULL", [queue]
+            f"DELETE FROM {JOB_TABLE} WHERE queue = %s AND worker IS NULL AND is_delayed = FALSE",
+            [queue],
         ).rowcount
         for number, jobs in _held(session, d, queue).items():
             reserved = [row for row, _payload, running in jobs if not running]
@@ -163,7 +169,8 @@ def _waiting(
     while True:
         rows = session.execute(
             f"SELECT id, payload, priority, available_at FROM {JOB_TABLE}"
-            " WHERE queue = %s AND worker IS NULL AND id > %s ORDER BY id LIMIT %s",
+            " WHERE queue = %s AND worker IS NULL AND is_delayed = FALSE AND id > %s"
+            " ORDER BY id LIMIT %s",
             [queue, last_id, page_size],
         ).rows
         for row_id, payload, priority, available_at in rows:

@@ -4,11 +4,18 @@ Inside ``transaction.atomic()`` a job becomes visible to workers when the transa
 commits, and vanishes if it rolls back. On PostgreSQL the same statement NOTIFYs the
 queue's channel, and PostgreSQL delivers a notification only when its transaction
 commits: idle workers wake for committed jobs only.
+
+A job with a ``run_after`` is inserted delayed (``is_delayed``, due at ``available_at``),
+even when that time has passed: the next promotion (a claim's, or the runner's every
+0.25 s) makes it claimable. So plain jobs keep their statement unchanged, and a bulk
+enqueue writes its plain jobs first, then its delayed ones; among due jobs the claim
+order is ``available_at``, i.e. when each became due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 
 from django.db import DatabaseError, connections
@@ -33,6 +40,9 @@ class Enqueuer:
         self._d = dialect
         self._notify = dialect.vendor == "postgresql"
         self._sql = cache(lambda count: dialect.insert_jobs(count, notify=self._notify))
+        self._delayed_sql = cache(
+            lambda count: dialect.insert_jobs(count, notify=False, delayed=True)
+        )
 
     def enqueue(self, jobs: Sequence[Job], queue: str) -> None:
         """Insert ``jobs`` in order; nothing is written if any of them is too large."""
@@ -46,14 +56,28 @@ class Enqueuer:
                     " the id of a row that holds the data instead"
                 )
         limit = CHUNK_ROWS[self._d.vendor]
-        channel = [notify_channel(queue)] if self._notify else []
+        channel: list[str | datetime] = [notify_channel(queue)] if self._notify else []
+        plain = [p for job, p in zip(jobs, payloads, strict=True) if job.run_after is None]
+        delayed = [
+            (p, self._d.time_param(job.run_after))
+            for job, p in zip(jobs, payloads, strict=True)
+            if job.run_after is not None
+        ]
         try:
             with connections[self._target.alias].cursor() as cursor:
-                for chunk in _chunks(payloads, limit):
-                    params: list[str] = []
+                for chunk in _chunks(plain, limit):
+                    params: list[str | datetime] = []
                     for payload in chunk:
                         params += [queue, payload]
                     cursor.execute(self._sql(len(chunk)), params + channel)
+                if delayed:
+                    # Not due yet, or due by the next promotion, which wakes workers.
+                    times = dict(delayed)
+                    for chunk in _chunks([p for p, _when in delayed], limit):
+                        params = []
+                        for payload in chunk:
+                            params += [queue, payload, times[payload]]
+                        cursor.execute(self._delayed_sql(len(chunk)), params)
         except DatabaseError as exc:
             what = f"{jobs[0]}" if len(jobs) == 1 else f"{len(jobs)} jobs"
             raise BackendError(

@@ -13,6 +13,9 @@
                    ``started``, the id of the job row the slot last started
 ``dlq_claim``      claims (cron minutes), keyed by the SHA-256 of the claim's key
 ``dlq_cron_firing``  per cron entry (keyed by the SHA-256 of its id): the latest minute fired
+``dlq_job_record``  per job that keeps its result (keyed by job id): the encoded
+                   :class:`~dlq.domain.job_record.JobRecord` and ``expires_at``, after which
+                   it is ignored and pruned
 =================  ==========================================================================
 
 Every time is the database's own clock (see :mod:`.sql_postgres` and its siblings), so
@@ -32,6 +35,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_PAYLOAD_BYTES",
     "QUEUE_TABLE",
+    "RECORD_TABLE",
     "SLOT_TABLE",
     "key_digest",
     "notify_channel",
@@ -43,6 +47,7 @@ QUEUE_TABLE: Final = "dlq_queue"
 SLOT_TABLE: Final = "dlq_slot"
 CLAIM_TABLE: Final = "dlq_claim"
 CRON_TABLE: Final = "dlq_cron_firing"
+RECORD_TABLE: Final = "dlq_job_record"
 
 #: The longest queue name (and lease owner) the tables hold.
 MAX_NAME_LENGTH: Final = 255

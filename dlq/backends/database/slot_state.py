@@ -35,8 +35,9 @@ class Held:
     row: int
 
 
-#: A write owed to the database: ("bury", row, job id, reason) or ("requeue", row, payload).
-Owed = tuple[Literal["bury", "requeue"], int, Any, str]
+#: A write owed to the database: ("bury", row, job id, reason), ("requeue", row, None,
+#: payload) or ("retry", row, due time as a parameter, payload).
+Owed = tuple[Literal["bury", "requeue", "retry"], int, Any, str]
 
 
 @dataclass

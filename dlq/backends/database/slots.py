@@ -9,8 +9,14 @@ Statements per job and per batch (see the package docstring for why):
   sent before the task runs. On PostgreSQL it is pipelined: the worker does not wait for
   the reply.
 * **acknowledge**: nothing for a job that ran (its row goes with the next claim);
-  a rejected or timed-out job's row is settled at once (pipelined on PostgreSQL) and
-  before any later job's marker, so recovery never mistakes it for a finished one.
+  a rejected, timed-out, retried (``Retrying``: the row itself becomes the next attempt,
+  delayed) or given-up (``GaveUp``: a dead letter) job's row is settled at once
+  (pipelined on PostgreSQL) and before any later job's marker, so recovery never
+  mistakes it for a finished one. That statement (one transaction on MySQL and SQLite)
+  also deletes the rows the slot finished before it: once the marked row has left the
+  slot, recovery could no longer tell those finished rows from never-started ones.
+* **idle**: a claim that found nothing reads when the queue's next delayed job is due
+  and waits no longer than that (see :mod:`.delayed`).
 * **pause and clear**: a buffered job is handed out only within ``fresh_s`` of the
   claim or check that saw it; an older buffer is checked again first. ``pause()`` and
   ``clear()`` wait ``pause_grace_s`` (> ``fresh_s``) before returning.
@@ -39,7 +45,16 @@ from dlq.backends.database.sql import Dialect
 from dlq.core.protocols import StopSignal
 from dlq.core.waiting import wait_for_stop
 from dlq.domain.envelope import Job, decode_job
-from dlq.domain.outcome import Failed, Outcome, Rejected, Succeeded, TimedOut
+from dlq.domain.outcome import (
+    Failed,
+    GaveUp,
+    Outcome,
+    Rejected,
+    Retrying,
+    Succeeded,
+    TimedOut,
+    failure_reason,
+)
 from dlq.exceptions import PayloadError
 
 __all__ = ["SlotWorker"]
@@ -169,7 +184,19 @@ class SlotWorker:
                 if wait_for_stop(stop, nap):
                     return None
                 continue
-            session.wait_for_jobs(stop, min(remaining, self._tuning.idle_cap_s))
+            session.wait_for_jobs(stop, self._idle_wait(session, slot, remaining))
+
+    def _idle_wait(self, session: Session, slot: Slot, remaining: float) -> float:
+        """How long an idle worker waits: no longer than until the queue's next delayed job
+        is due (one read of the delayed index, only when a claim came back empty), so it
+        starts that job within milliseconds of its time without waiting for the runner's
+        promotion and its wake-up."""
+        wait = min(remaining, self._tuning.idle_cap_s)
+        due, now = session.execute(self._d.next_due_and_now(), [slot.queue]).rows[0]
+        if due is None:
+            return wait
+        due_in = (self._d.read_time(due) - self._d.read_time(now)).total_seconds()
+        return min(wait, max(0.001, due_in + 0.001))
 
     def _recover(self, session: Session, slot: Slot) -> None:
         """This process's first use of the slot: settle what an earlier worker left."""
@@ -341,6 +368,14 @@ class SlotWorker:
                         "dead-lettered %s of queue %r: rejected: %s", job, queue, reason
                     )
                     self._owe(slot, ("bury", held.row, job.id, f"rejected: {reason}"))
+                case Retrying(run_after=run_after):
+                    payload = job.retried(run_after).encode().decode()
+                    self._owe(slot, ("retry", held.row, self._d.time_param(run_after), payload))
+                case GaveUp(attempt=attempt):
+                    self._log.warning(
+                        "dead-lettered %s of queue %r: attempt %d raised", job, queue, attempt
+                    )
+                    self._owe(slot, ("bury", held.row, job.id, failure_reason(outcome)))
                 case TimedOut(timeout_s=timeout_s):
                     verdict = judge_timed_out(job, timeout_s, max_deliveries=self._max_deliveries)
                     if isinstance(verdict, Bury):
@@ -376,16 +411,32 @@ class SlotWorker:
             raise
 
     def _write(self, session: Session, slot: Slot, op: Owed) -> None:
+        """Settle one row now, with the rows finished before it (see the module's
+        docstring). ``slot.finished`` stays: deleting those again later is a no-op, and
+        if this statement's reply is lost, a resync must still know them."""
         d, q, n = self._d, slot.queue, slot.number
-        kind, row, job_id, text = op
-        if kind == "requeue":  # a job that timed out: after those waiting
-            session.send(d.requeue_held(behind_waiting=True), [text, q, n, row])
-        elif d.vendor == "postgresql":
-            session.send(d.bury_held_postgres(), [q, n, row, job_id, text])
-        else:
-            with session.transaction():
-                session.execute(d.bury_held(), [job_id, text, q, n, row])
+        kind, row, extra, text = op
+        done = slot.finished
+        forget: list[object] = [q, n, *done] if done else []
+        if d.vendor == "postgresql":
+            if kind == "retry":
+                session.send(d.retry_held(len(done)), [*forget, text, extra, q, n, row])
+            elif kind == "bury":
+                session.send(d.bury_held_postgres(len(done)), [*forget, q, n, row, extra, text])
+            elif not done:  # a job that timed out: after those waiting
+                session.send(d.requeue_held(behind_waiting=True), [text, q, n, row])
+            if kind != "requeue" or not done:
+                return
+        with session.transaction():
+            if done:
+                session.execute(d.delete_held(len(done)), forget)
+            if kind == "retry":
+                session.execute(d.retry_held(), [text, extra, q, n, row])
+            elif kind == "bury":
+                session.execute(d.bury_held(), [extra, text, q, n, row])
                 session.execute(d.delete_held(1), [q, n, row])
+            else:
+                session.execute(d.requeue_held(behind_waiting=True), [text, q, n, row])
 
     def flush(self) -> None:
         """Write what this process owes (finished rows, replies), so that another session

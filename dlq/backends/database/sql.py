@@ -32,13 +32,17 @@ from dlq.backends.database.schema import (
     DEAD_TABLE,
     JOB_TABLE,
     QUEUE_TABLE,
+    RECORD_TABLE,
     SLOT_TABLE,
 )
 
-__all__ = ["CLAIM_ORDER", "Dialect", "dialect_for", "placeholders"]
+__all__ = ["CLAIM_ORDER", "PROMOTE_BATCH", "Dialect", "dialect_for", "placeholders"]
 
 #: The order jobs are claimed and handed out in; recovery relies on it being the same.
 CLAIM_ORDER: Final = "priority DESC, available_at, id"
+#: The most delayed jobs one statement promotes, and the most expired records one prunes:
+#: each statement's work stays bounded however many are due at once.
+PROMOTE_BATCH: Final = 1000
 _SQLITE_NOW = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
 
 
@@ -65,7 +69,7 @@ class Dialect:
 
     # -- times --------------------------------------------------------------------------
 
-    def later(self, seconds: float) -> tuple[str, object]:
+    def later(self, seconds: float) -> tuple[str, float | str]:
         """SQL for the database's now plus ``seconds``, and its parameter."""
         if self.vendor == "postgresql":
             return "clock_timestamp() + %s * interval '1 second'", float(seconds)
@@ -73,7 +77,7 @@ class Dialect:
             return "UTC_TIMESTAMP(6) + INTERVAL %s MICROSECOND", round(seconds * 1_000_000)
         return "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', %s)", f"{seconds:+.3f} seconds"
 
-    def time_param(self, when: datetime) -> object:
+    def time_param(self, when: datetime) -> datetime | str:
         """``when`` as a parameter compared with stored times."""
         utc = when.astimezone(UTC)
         if self.vendor == "postgresql":
@@ -94,15 +98,16 @@ class Dialect:
 
     # -- the job table -----------------------------------------------------------------
 
-    def insert_jobs(self, count: int, *, notify: bool) -> str:
-        """For Django's cursor: insert ``count`` jobs; parameters: queue, payload per job,
-        then (PostgreSQL, with ``notify``) the channel."""
+    def insert_jobs(self, count: int, *, notify: bool, delayed: bool = False) -> str:
+        """For Django's cursor: insert ``count`` jobs; parameters: queue, payload (and,
+        ``delayed``, the time it is due) per job, then (PostgreSQL, with ``notify``) the
+        channel. A delayed row waits outside the claim index until promoted."""
         now = {
             "postgresql": "statement_timestamp()",
             "mysql": "UTC_TIMESTAMP(6)",
             "sqlite": _SQLITE_NOW,
         }[self.vendor]
-        row = f"(%s, %s, 0, {now}, FALSE)"
+        row = "(%s, %s, 0, %s, TRUE)" if delayed else f"(%s, %s, 0, {now}, FALSE)"
         insert = (
             f"INSERT INTO {JOB_TABLE} (queue, payload, priority, available_at, is_delayed)"
             f" VALUES {', '.join([row] * count)}"
@@ -112,15 +117,37 @@ class Dialect:
         return insert
 
     def promote_due(self) -> str:
-        """Delayed jobs whose time has come join the claimable ones. Parameter: queue.
+        """Up to :data:`PROMOTE_BATCH` delayed jobs whose time has come join the claimable
+        ones, earliest first. Parameter: queue.
 
         PostgreSQL compares with ``statement_timestamp()``: ``clock_timestamp()`` changes
-        while the statement runs, so it cannot bound an index scan."""
+        while the statement runs, so it cannot bound an index scan. It skips rows another
+        promotion holds (a claim's and the runner's may run at once)."""
+        if self.vendor == "mysql":
+            return (
+                f"UPDATE {JOB_TABLE} SET is_delayed = FALSE"
+                f" WHERE queue = %s AND {self.delayed} AND available_at <= {self.now}"
+                f" ORDER BY available_at LIMIT {PROMOTE_BATCH}"
+            )
         now = "statement_timestamp()" if self.vendor == "postgresql" else self.now
         return (
-            f"UPDATE {JOB_TABLE} SET is_delayed = FALSE"
+            f"UPDATE {JOB_TABLE} SET is_delayed = FALSE WHERE id IN (SELECT id FROM {JOB_TABLE}"
             f" WHERE queue = %s AND {self.delayed} AND available_at <= {now}"
+            f" ORDER BY available_at LIMIT {PROMOTE_BATCH}{self.skip_locked})"
         )
+
+    def delayed_rows(self, what: str) -> str:
+        """``SELECT what`` over the delayed rows of a queue (the delayed index). Parameter:
+        queue."""
+        return f"SELECT {what} FROM {JOB_TABLE} WHERE queue = %s AND {self.delayed}"
+
+    def next_due_and_now(self) -> str:
+        """The earliest due time among a queue's delayed rows (NULL if none), and now.
+        Parameter: queue."""
+        return self.delayed_rows(f"MIN(available_at), {self.now}")
+
+    def clear_delayed(self) -> str:
+        return f"DELETE FROM {JOB_TABLE} WHERE queue = %s AND {self.delayed}"
 
     def paused(self) -> str:
         """One row while ``queue`` is paused: its end, and now. Parameter: queue."""
@@ -218,6 +245,26 @@ class Dialect:
             " WHERE queue = %s AND worker = %s AND id = %s"
         )
 
+    def retry_held(self, finished: int = 0) -> str:
+        """A held job queued again as its next retry: the same row, unheld and delayed
+        until its time, with its new payload; and (``finished``) the rows the slot finished
+        before it, in the same statement on PostgreSQL (the others run both in one
+        transaction, see :meth:`delete_held`). Parameters: [queue, worker, ``finished``
+        ids,] payload, due time, queue, worker, id."""
+        retry = (
+            f"UPDATE {JOB_TABLE} SET worker = NULL, payload = %s, available_at = %s,"
+            " is_delayed = TRUE WHERE queue = %s AND worker = %s AND id = %s"
+        )
+        if finished and self.vendor == "postgresql":
+            return f"WITH {self._finished(finished)} {retry}"
+        return retry
+
+    def _finished(self, count: int) -> str:
+        return (
+            f"finished AS (DELETE FROM {JOB_TABLE} WHERE queue = %s AND worker = %s"
+            f" AND id IN ({placeholders(count)}))"
+        )
+
     def bury_held(self) -> str:
         """Copy a held row to the dead letters (then delete it with :meth:`delete_held`).
         Parameters: job id, reason, queue, worker, row id."""
@@ -227,14 +274,50 @@ class Dialect:
             " WHERE queue = %s AND worker = %s AND id = %s"
         )
 
-    def bury_held_postgres(self) -> str:
+    def bury_held_postgres(self, finished: int = 0) -> str:
         """Move a held row to the dead letters in one statement (it may be sent without
-        waiting). Parameters: queue, worker, row id, job id, reason."""
+        waiting), forgetting first the ``finished`` rows the slot ran before it.
+        Parameters: [queue, worker, ``finished`` ids,] queue, worker, row id, job id,
+        reason."""
+        done = f"{self._finished(finished)}, " if finished else ""
         return (
-            f"WITH gone AS (DELETE FROM {JOB_TABLE} WHERE queue = %s AND worker = %s"
+            f"WITH {done}gone AS (DELETE FROM {JOB_TABLE} WHERE queue = %s AND worker = %s"
             " AND id = %s RETURNING queue, payload)"
             f" INSERT INTO {DEAD_TABLE} (queue, job_id, payload, reason, failed_at)"
             f" SELECT queue, %s, payload, %s, {self.now} FROM gone"
+        )
+
+    # -- job records -------------------------------------------------------------------------
+
+    def save_record(self, ttl_s: int) -> tuple[str, float | str]:
+        """Insert or replace a record. Parameters: job id, record, the returned one."""
+        until, param = self.later(ttl_s)
+        insert = f"INSERT INTO {RECORD_TABLE} (job_id, record, expires_at) VALUES (%s, %s, {until})"
+        if self.vendor == "mysql":
+            return (
+                f"{insert} ON DUPLICATE KEY UPDATE record = VALUES(record),"
+                " expires_at = VALUES(expires_at)",
+                param,
+            )
+        return (
+            f"{insert} ON CONFLICT (job_id) DO UPDATE SET record = excluded.record,"
+            " expires_at = excluded.expires_at",
+            param,
+        )
+
+    def get_record(self) -> str:
+        """Parameter: job id."""
+        return f"SELECT record FROM {RECORD_TABLE} WHERE job_id = %s AND expires_at > {self.now}"
+
+    def prune_records(self) -> str:
+        """Delete up to :data:`PROMOTE_BATCH` expired records (through their index)."""
+        if self.vendor == "mysql":
+            return (
+                f"DELETE FROM {RECORD_TABLE} WHERE expires_at <= {self.now} LIMIT {PROMOTE_BATCH}"
+            )
+        return (
+            f"DELETE FROM {RECORD_TABLE} WHERE job_id IN (SELECT job_id FROM {RECORD_TABLE}"
+            f" WHERE expires_at <= {self.now} LIMIT {PROMOTE_BATCH})"
         )
 
     # -- worker slots ----------------------------------------------------------------------

@@ -22,7 +22,9 @@ How jobs reach workers quickly (batches, writes without waiting, pause, stop) is
 in :mod:`dlq.backends.redis.dispatch`; connections and retries in
 :mod:`dlq.backends.redis.connection` (Sentinel in :mod:`dlq.backends.redis.sentinel`); the
 pipelined connection a worker uses, and why it never reads a reply out of step, in
-:mod:`dlq.backends.redis.line`.
+:mod:`dlq.backends.redis.line`. Delayed jobs and retries wait in a sorted set per queue
+until the runner moves them to the queue (:mod:`dlq.backends.redis.delayed`); job records
+are keys that expire (:mod:`dlq.backends.redis.job_records`).
 """
 
 from __future__ import annotations

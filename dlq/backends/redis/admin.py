@@ -136,7 +136,14 @@ def recover_slot(
             logger.warning(
                 "dead-lettered %s of queue %r: %s", verdict.job_id, queue, verdict.reason
             )
-    move_keys = [processing, keys.queue(queue), keys.dead(queue), lease, started]
+    move_keys = [
+        processing,
+        keys.queue(queue),
+        keys.dead(queue),
+        lease,
+        started,
+        keys.delayed(queue),
+    ]
     args = move_args(moves, Counter(), guard=True, drop_marker=True)
     moved = as_int(run_script(client, MOVE, move_keys, args))
     if moved < 0:

@@ -22,16 +22,18 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from dlq.backends.redis import admin, browse
+from dlq.backends.redis import admin, browse, job_records
 from dlq.backends.redis import dead_letters as dead
 from dlq.backends.redis.bounded import ConfirmingDispatcher
 from dlq.backends.redis.connection import RedisTarget, as_int, backend_error
+from dlq.backends.redis.delayed import HeldJobs, due_time, promote, score_of, split_held
 from dlq.backends.redis.dispatch import Dispatcher
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.line import Line, LineLost
 from dlq.backends.redis.scripts import (
     ACQUIRE,
     CLEAR,
+    CLEAR_DELAYED,
     RECORD_FIRED,
     RELEASE,
     RENEW,
@@ -45,7 +47,9 @@ from dlq.core.protocols import BackendContext, Clock, ProgressCallback, StopSign
 from dlq.core.settings import QueueSettings
 from dlq.domain.dead_letter import DeadLetter
 from dlq.domain.envelope import Job, encode_job, encode_jobs
+from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import Outcome
+from dlq.exceptions import BackendError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -141,14 +145,24 @@ class RedisBackendBase:
     # -- Backend ----------------------------------------------------------------------------
 
     def enqueue(self, job: Job, queue: str) -> None:
+        if job.run_after is not None and not job.is_due(self._clock()):
+            held: HeldJobs = [score_of(job.run_after), encode_job(job)]
+            self._hold(queue, [], held, lambda: f"enqueueing {job} on {queue!r}")
+            return
         self._push(
             self._keys.queue(queue), [encode_job(job)], lambda: f"enqueueing {job} on {queue!r}"
         )
 
     def bulk_enqueue(self, jobs: Sequence[Job], queue: str) -> None:
-        """One variadic LPUSH per 1,000 jobs. A chunk whose reply was lost with the
-        connection is sent again, so its jobs may then be queued twice (never lost)."""
+        """One variadic LPUSH per 1,000 jobs (with a ZADD for those of them held back, in
+        the same round trip). A chunk whose reply was lost with the connection is sent
+        again, so its jobs may then be queued twice (never lost)."""
         payloads = encode_jobs(jobs)
+        if any(job.run_after is not None for job in jobs):
+            due, held = split_held(jobs, payloads, self._clock())
+            if held:
+                self._hold(queue, due, held, lambda: f"enqueueing {len(jobs)} jobs on {queue!r}")
+                return
         self._push(
             self._keys.queue(queue), payloads, lambda: f"enqueueing {len(jobs)} jobs on {queue!r}"
         )
@@ -173,6 +187,47 @@ class RedisBackendBase:
                 except RedisError as exc:
                     error = backend_error(exc, self._target, doing())
                     raise error from error.__cause__
+
+    def _hold(self, queue: str, due: list[bytes], held: HeldJobs, doing: Callable[[], str]) -> None:
+        """LPUSH ``due`` and ZADD ``held`` (score, payload, ...), a round trip per 1,000
+        jobs of each: the ZADD deferred to leave with the LPUSH."""
+        rounds: list[list[tuple[Arg, ...]]] = []
+        key, delayed = self._keys.queue(queue), self._keys.delayed(queue)
+        for start in range(0, max(len(due), len(held) // 2), _ENQUEUE_CHUNK):
+            commands: list[tuple[Arg, ...]] = []
+            pairs = held[2 * start : 2 * (start + _ENQUEUE_CHUNK)]
+            if pairs:
+                commands.append(("ZADD", delayed, *pairs))
+            chunk = due[start : start + _ENQUEUE_CHUNK]
+            if chunk:
+                commands.append(("LPUSH", key, *chunk))
+            rounds.append(commands)
+        line = self._producer
+        with line.lock:
+            for commands in rounds:
+                try:
+                    self._producer_retry.call_with_retry(
+                        partial(self._send_round, commands), lambda _error: None
+                    )
+                except LineLost as exc:
+                    error = backend_error(exc.cause, self._target, doing())
+                    raise error from error.__cause__
+                except RedisError as exc:
+                    error = backend_error(exc, self._target, doing())
+                    raise error from error.__cause__
+
+    def _send_round(self, commands: list[tuple[Arg, ...]]) -> None:
+        """Every command but the last deferred, the last waited on: one round trip. A
+        deferred command's error reply is kept by the line: raised here."""
+        line = self._producer
+        line.errors.clear()
+        for command in commands[:-1]:
+            line.defer(*command)
+        line.call(*commands[-1])
+        if line.errors:
+            error = line.errors[0]
+            line.errors.clear()
+            raise error
 
     def dequeue(
         self, queue: str, worker_number: int, timeout_s: float, *, stop: StopSignal | None = None
@@ -265,11 +320,57 @@ class RedisBackendBase:
             return datetime.max.replace(tzinfo=UTC)
         return self._clock() + timedelta(milliseconds=ttl_ms)
 
+    # -- SupportsDelay (see .delayed) ---------------------------------------------------------
+
+    def delayed_count(self, queue: str) -> int:
+        with self._talking(f"counting delayed jobs of {queue!r}"):
+            return as_int(self._client.zcard(self._keys.delayed(queue)))
+
+    def next_due(self, queue: str) -> datetime | None:
+        with self._talking(f"reading when the next delayed job of {queue!r} is due"):
+            first: object = self._client.zrange(self._keys.delayed(queue), 0, 0, withscores=True)
+        if not isinstance(first, list) or not first:
+            return None
+        pair: object = first[0]  # (member, score)
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise BackendError(f"unexpected reply from Redis to ZRANGE: {type(pair).__name__}")
+        return due_time(float(pair[1]))
+
+    def clear_delayed(self, queue: str) -> int:
+        with self._talking(f"clearing delayed jobs of {queue!r}"):
+            return as_int(run_script(self._client, CLEAR_DELAYED, [self._keys.delayed(queue)], []))
+
+    def promote_due(self, queue: str) -> int:
+        """Move the due delayed jobs of ``queue`` to its head (where new jobs go), earliest
+        first, up to 10,000 a call; returns how many."""
+        with self._talking(f"moving due delayed jobs of {queue!r} to the queue"):
+            return promote(
+                partial(run_script, self._client),
+                self._keys.delayed(queue),
+                self._keys.queue(queue),
+                self._clock(),
+            )
+
+    # -- SupportsResults (see .job_records) ----------------------------------------------------
+
+    def save_record(self, record: JobRecord, ttl_s: int) -> None:
+        with self._talking(f"saving the record of job {record.id}"):
+            job_records.save_record(self._client, self._keys, record, ttl_s)
+
+    def get_record(self, job_id: str) -> JobRecord | None:
+        with self._talking(f"reading the record of job {job_id}"):
+            return job_records.get_record(self._client, self._keys, job_id, self._log)
+
+    def prune_records(self) -> int:
+        """Nothing to do: Redis expires each record by itself."""
+        return 0
+
     # -- SupportsClear, SupportsDeduplicate ---------------------------------------------------
 
     def clear(self, queue: str) -> int:
         """Remove the waiting jobs and those workers reserved but have not started; returns
-        how many. Like ``pause``, waits ``pause_grace_s`` before returning."""
+        how many. Like ``pause``, waits ``pause_grace_s`` before returning. Delayed jobs
+        stay (:meth:`clear_delayed` removes them)."""
         self._dispatcher.flush()
         with self._talking(f"clearing {queue!r}"):
             keys = [self._keys.queue(queue)]

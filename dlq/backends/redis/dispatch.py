@@ -34,6 +34,10 @@ Why it is fast, and how it keeps its promises:
   bytes held up in the network past the new connection's). The job then waits in the
   processing list, never started, until the slot runs again or a runner's ``startup``
   returns it (no slot lease): delayed, never lost, never run twice.
+* **Retries.** A job whose task raised and may try again (``Retrying``) leaves the
+  processing list for the queue's delayed jobs (:mod:`.delayed`) in one run of script
+  ``MOVE``, as a buried job leaves for the dead letters: a round trip waited on, redone
+  like any other move when its reply was lost, and harmless if it had run.
 * **Lost connections** are retried with exponential back-off until the dequeue's timeout
   (which then returns None). Commands whose replies were lost are redone with script
   ``MOVE``, which removes a payload only while more copies of it are in the list than
@@ -58,6 +62,7 @@ from dlq.backends.redis.connection import (
     as_int,
     backoff_s,
 )
+from dlq.backends.redis.delayed import score_of
 from dlq.backends.redis.keys import Keys
 from dlq.backends.redis.ledger import NEVER, Held, SlotLedger
 from dlq.backends.redis.line import STOPPED, LineLost
@@ -342,9 +347,16 @@ class Dispatcher(Bookkeeping):
 
     def _finish(self, slot: SlotLedger, held: Held, outcome: Outcome) -> Move:
         match outcome:
-            case Succeeded() | Failed() | Retrying():
-                # TODO(lifecycle, in progress): Retrying must hold the retry back.
+            case Succeeded() | Failed():
                 return Move(held.raw)
+            case Retrying(run_after=run_after):
+                # Out of the processing list and into the delayed jobs in one script run:
+                # no moment when the job is in both places or neither. Due already (no
+                # back-off): straight to the queue's head, as an enqueue would.
+                retried = held.job.retried(run_after).encode()
+                if run_after <= self._clock():
+                    return Move(held.raw, "requeue_last", retried)
+                return Move(held.raw, "delay", retried, score_of(run_after))
             case GaveUp():
                 verdict = bury(held.raw, failure_reason(outcome), self._clock(), held.job.id)
                 return self._bury(slot, held.raw, verdict)

@@ -13,6 +13,9 @@ Keys only dlq writes; the queue name is a Redis Cluster hash tag::
     P:django_lightweight_queue:{<queue>}:started:<n>    string: SHA-1 of the raw payload that
                                                         slot n last handed to its task
     P:django_lightweight_queue:{<queue>}:lease:<n>      string: the runner serving slot n (PX TTL)
+    P:django_lightweight_queue:{<queue>}:delayed        sorted set: held jobs (payload scored
+                                                        by its run_after, epoch seconds)
+    P:django_lightweight_queue:record:<job id>          string: a job's record (EX TTL)
     P:django_lightweight_queue:claim:<name>             string: a cron claim (EX TTL)
     P:django_lightweight_queue:cron:last_fired          hash: entry id -> last minute fired (UTC)
 
@@ -75,6 +78,12 @@ class Keys:
 
     def lease(self, queue: str, worker_number: int) -> str:
         return f"{self._tagged(queue)}:lease:{worker_number}"
+
+    def delayed(self, queue: str) -> str:
+        return f"{self._tagged(queue)}:delayed"
+
+    def record(self, job_id: str) -> str:
+        return f"{self.base}:record:{job_id}"
 
     def claim(self, name: str) -> str:
         return f"{self.base}:claim:{name}"

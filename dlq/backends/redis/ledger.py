@@ -42,6 +42,7 @@ class SlotLedger:
             keys.dead(queue),
             keys.lease(queue, worker_number),
             self.started,
+            keys.delayed(queue),
         ]
         self.buffer: deque[Held] = deque()
         #: When (monotonic) the pause was last checked for the buffered jobs.

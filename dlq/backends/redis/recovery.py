@@ -37,18 +37,23 @@ __all__ = [
 
 #: Where script MOVE puts a payload it takes out of a processing list: nowhere (an
 #: acknowledged job), back on the queue to run after every waiting job, or next, into the
-#: dead letters, or back into the processing list to be handed out next by its slot.
-Destination: TypeAlias = Literal["drop", "requeue_last", "requeue_next", "dead", "hold_next"]
+#: dead letters, back into the processing list to be handed out next by its slot, or
+#: among the queue's delayed jobs (a retry held back).
+Destination: TypeAlias = Literal[
+    "drop", "requeue_last", "requeue_next", "dead", "hold_next", "delay"
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Move:
     """One group of script MOVE: take ``raw`` out of a processing list and put ``value``
-    ``to`` its destination."""
+    ``to`` its destination; ``score`` is when a ``delay`` is due (epoch seconds, see
+    :func:`dlq.backends.redis.delayed.score_of`)."""
 
     raw: bytes
     to: Destination = "drop"
     value: bytes = b""
+    score: str = ""
 
 
 def move_args(
@@ -59,7 +64,7 @@ def move_args(
     args: list[Arg] = ["1" if guard else "0", "1" if drop_marker else "0"]
     for move in moves:
         left[move.raw] -= 1
-        args += [move.raw, stay[move.raw] + left[move.raw], move.to, move.value]
+        args += [move.raw, stay[move.raw] + left[move.raw], move.to, move.value, move.score]
     return args
 
 

@@ -19,9 +19,11 @@ import redis
 __all__ = [
     "ACQUIRE",
     "CLEAR",
+    "CLEAR_DELAYED",
     "DEDUPLICATE",
     "FETCH",
     "MOVE",
+    "PROMOTE",
     "RECORD_FIRED",
     "RELEASE",
     "RENEW",
@@ -111,19 +113,20 @@ return out
 
 # Moves jobs out of one processing list, each only while more copies of it are there than
 # should stay, so running it twice (a reply lost with the connection) moves nothing twice.
-# KEYS: processing, queue, dead, lease, started. ARGV[1]: '1' to do nothing (returning -1)
-# when the slot is leased; ARGV[2]: '1' to delete the started marker; then groups of four
-# (see dlq.backends.redis.recovery.Move): raw payload, copies of it to leave, destination,
-# value to put there. Destinations: 'requeue_last' (the queue's head: runs after every
-# waiting job), 'requeue_next' (the queue's tail: runs next), 'dead' (the dead letters),
-# 'hold_next' (the processing list's tail: this slot hands it out next), 'drop' (nowhere).
-# Returns how many groups moved a job.
+# KEYS: processing, queue, dead, lease, started, delayed. ARGV[1]: '1' to do nothing
+# (returning -1) when the slot is leased; ARGV[2]: '1' to delete the started marker; then
+# groups of five (see dlq.backends.redis.recovery.Move): raw payload, copies of it to
+# leave, destination, value to put there, score (for 'delay'; else empty). Destinations:
+# 'requeue_last' (the queue's head: runs after every waiting job), 'requeue_next' (the
+# queue's tail: runs next), 'dead' (the dead letters), 'hold_next' (the processing list's
+# tail: this slot hands it out next), 'delay' (the delayed jobs, held until the score),
+# 'drop' (nowhere). Returns how many groups moved a job.
 MOVE = LuaScript(
     "move",
     """
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local moved = 0
-for i = 3, #ARGV, 4 do
+for i = 3, #ARGV, 5 do
   local raw, leave, to, value = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local found = redis.call('LPOS', KEYS[1], raw, 'COUNT', leave + 1)
   if #found > leave then
@@ -131,7 +134,8 @@ for i = 3, #ARGV, 4 do
     if to == 'requeue_last' then redis.call('LPUSH', KEYS[2], value)
     elseif to == 'requeue_next' then redis.call('RPUSH', KEYS[2], value)
     elseif to == 'dead' then redis.call('LPUSH', KEYS[3], value)
-    elseif to == 'hold_next' then redis.call('RPUSH', KEYS[1], value) end
+    elseif to == 'hold_next' then redis.call('RPUSH', KEYS[1], value)
+    elseif to == 'delay' then redis.call('ZADD', KEYS[6], ARGV[i + 4], value) end
     moved = moved + 1
   end
 end
@@ -163,6 +167,33 @@ for i = 2, #KEYS, 2 do
     end
   end
 end
+return n
+""",
+)
+
+# Moves due delayed jobs to the queue's head (where new jobs go), earliest first, at most
+# ARGV[2] of them. KEYS: delayed, queue. ARGV[1]: now, as epoch seconds (the scores' unit).
+# Returns how many moved. One run is atomic: two runners promoting at once move each job
+# once. LPUSH of a, b, c leaves a nearest the tail, so the earliest due runs first.
+PROMOTE = LuaScript(
+    "promote",
+    """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due, 1000 do
+  local last = math.min(i + 999, #due)
+  redis.call('ZREM', KEYS[1], unpack(due, i, last))
+  redis.call('LPUSH', KEYS[2], unpack(due, i, last))
+end
+return #due
+""",
+)
+
+# Removes every delayed job of a queue. KEYS: delayed. Returns how many there were.
+CLEAR_DELAYED = LuaScript(
+    "clear_delayed",
+    """
+local n = redis.call('ZCARD', KEYS[1])
+redis.call('DEL', KEYS[1])
 return n
 """,
 )
