@@ -6,6 +6,15 @@ Runs inside the system's venv (``bench/db_run.py`` does this for you)::
     bench/.venv-dlq/bin/python bench/db_measure.py --system dlq --vendor postgresql \\
         --scenario drain_1w [--jobs N] [--samples N]
 
+Systems: ``dlq`` (``@dlq.task`` on dlq's database backend), ``dlqapi`` (the same tasks
+written against Django's task API, enqueued through ``dlq.django_tasks.DlqBackend``, run by
+dlq's ``queue_runner``), ``dlq_redis`` and ``dlqapi_redis`` (the same, their jobs waiting in
+Redis: ``BENCH_REDIS_URL``, default 127.0.0.1:6379/0, under a key prefix of their own that is
+deleted afterwards), and ``tasksdb`` (django-tasks-db and its ``db_worker``). The vendor is
+the Django database each uses. ``BENCH_STORE_RESULTS=1`` keeps every job's result record on
+the dlq systems, ``0`` none; unset, each system's default (``@dlq.task`` keeps none, Django's
+API keeps them where the backend can).
+
 Each measurement gets a database of its own (a temporary SQLite file, or a PostgreSQL
 database ``dlqbench_<random>`` that it creates and drops), migrates it, and stops every
 process it started, whatever happens. On failure it prints {"error": ...} and exits 1.
@@ -44,9 +53,9 @@ SCENARIOS = (
     "delayed_latency",
     "promote",
 )
-#: Scenarios only dlq has: django-tasks has no bulk enqueue, the claim-cost scenarios
-#: measure the database backend's own claim statement, and django-tasks-db keeps delayed
-#: jobs but has no promotion step to measure.
+#: Scenarios only dlq's own tasks have: Django's task API has no bulk enqueue, the
+#: claim-cost scenarios measure the database backend's own claim statement, and
+#: django-tasks-db keeps delayed jobs but has no promotion step to measure.
 DLQ_ONLY = frozenset({"bulk_enqueue", "claim_cost", "claim_delayed", "delayed_latency", "promote"})
 DEFAULTS = {"samples": 100, "time_limit_s": 240.0}
 #: Samples where a scenario wants its own default (delayed_latency: the issue's 200).
@@ -56,10 +65,16 @@ SAMPLES = {"delayed_latency": 200}
 JOBS = {
     "enqueue": {"dlq": 5000, "tasksdb": 1000},
     "bulk_enqueue": {"dlq": 100_000},
-    "drain_1w": {"dlq": 30_000, "tasksdb": 1000},
-    "drain_2w": {"dlq": 30_000, "tasksdb": 1000},
+    "drain_1w": {"dlq": 30_000, "tasksdb": 1000, "dlqapi": 10_000},
+    "drain_2w": {"dlq": 30_000, "tasksdb": 1000, "dlqapi": 10_000},
     "promote": {"dlq": 30_000},
 }
+SYSTEMS = ("dlq", "dlqapi", "dlq_redis", "dlqapi_redis", "tasksdb")
+
+
+def family(system: str) -> str:
+    """``dlq``, ``dlqapi`` or ``tasksdb``: which tasks and which worker, whatever the store."""
+    return system.removesuffix("_redis")
 _IDLE_BEFORE_SAMPLE_S = 0.02
 _POLL_S = 0.0005
 
@@ -124,11 +139,12 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
-        self.system: str = args.system
+        self.system: str = family(args.system)
         self.workdir = workdir
         self.count_file = workdir / "count"
         self.stamps_file = workdir / "stamps"
-        self.jobs = int(args.jobs or JOBS.get(args.scenario, {}).get(args.system, 1000))
+        per_system = JOBS.get(args.scenario, {})
+        self.jobs = int(args.jobs or per_system.get(self.system, per_system.get("dlq", 1000)))
         self.samples = int(args.samples or SAMPLES.get(args.scenario, DEFAULTS["samples"]))
         self.deadline = time.monotonic() + float(args.time_limit_s or DEFAULTS["time_limit_s"])
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -158,7 +174,9 @@ class Bench:
             return
         from django.db import transaction
 
-        with transaction.atomic():  # one commit: the fastest django-tasks offers
+        # One commit: the fastest Django's task API offers (dlq's database backend joins
+        # the transaction too; Redis ignores it).
+        with transaction.atomic():
             for _ in range(jobs):
                 self.tasks.noop_count.enqueue()
 
@@ -201,7 +219,7 @@ class Bench:
         python = sys.executable
         manage = str(PROJECT / "manage.py")
         env = {**os.environ, "BENCH_DB_WORKERS": str(count), "PYTHONUNBUFFERED": "1"}
-        if self.system == "dlq":
+        if self.system != "tasksdb":
             argvs = [[python, manage, "queue_runner"]]
         else:
             argvs = [[python, manage, "db_worker", "--no-reload"] for _ in range(count)]
@@ -454,11 +472,14 @@ def promote(bench: Bench) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, database: str, workdir: Path) -> dict[str, Any]:
-    if args.scenario in DLQ_ONLY and args.system != "dlq":
-        raise ScenarioError(f"{args.scenario} is measured for dlq only")
+    if args.scenario in DLQ_ONLY and family(args.system) != "dlq":
+        raise ScenarioError(f"{args.scenario} is measured for dlq's own tasks only")
+    if args.system.endswith("_redis"):
+        os.environ["BENCH_DB_STORE"] = "redis"
+        os.environ.setdefault("BENCH_REDIS_PREFIX", f"dlqbench-{uuid.uuid4().hex[:12]}")
     os.environ.update(
         {
-            "BENCH_DB_SYSTEM": args.system,
+            "BENCH_DB_SYSTEM": family(args.system),
             "BENCH_DB_VENDOR": args.vendor,
             "BENCH_DB_NAME": database,
             "BENCH_DB_COUNT_FILE": str(workdir / "count"),
@@ -478,12 +499,26 @@ def _run(args: argparse.Namespace, database: str, workdir: Path) -> dict[str, An
         figures = globals()[args.scenario](bench)
     finally:
         bench.stop_workers()
+        _forget_redis_keys()
     return {**figures, "versions": _versions()}
+
+
+def _forget_redis_keys() -> None:
+    """Delete this measurement's keys by their prefix (never FLUSHDB: Redis is shared)."""
+    prefix = os.environ.get("BENCH_REDIS_PREFIX") if os.environ.get("BENCH_DB_STORE") else None
+    if not prefix:
+        return
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
 
 
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for name in ("dlq", "django-tasks-db", "django-tasks", "Django", "psycopg"):
+    for name in ("dlq", "django-tasks-db", "django-tasks", "Django", "psycopg", "redis"):
         with suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
     return found
@@ -491,7 +526,7 @@ def _versions() -> dict[str, str]:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", required=True, choices=["dlq", "tasksdb"])
+    parser.add_argument("--system", required=True, choices=SYSTEMS)
     parser.add_argument("--vendor", required=True, choices=["sqlite", "postgresql"])
     parser.add_argument("--scenario", required=True, choices=SCENARIOS)
     parser.add_argument("--jobs", type=int)

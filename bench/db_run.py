@@ -3,7 +3,11 @@
 on PostgreSQL, in the same run.
 
     bench/setup.sh && python3 bench/db_run.py [--repeats 3] [--vendors sqlite,postgresql]
-        [--scenarios drain_1w,latency] [--jobs N] [--samples N]
+        [--scenarios drain_1w,latency] [--jobs N] [--samples N] [--systems dlq,tasksdb]
+
+``--systems`` adds Django's task API on dlq (issue 12): ``dlqapi`` (jobs in the database),
+``dlqapi_redis`` and ``dlq_redis`` (jobs in Redis), judged against ``tasksdb`` on the same
+database and against dlq's own ``@task`` path (see db_measure.py).
 
 Each measurement is ``db_measure.py`` inside the system's venv (``.venv-dlq``,
 ``.venv-tasksdb``), on a fresh database of its own; systems are interleaved, repeat by
@@ -26,7 +30,13 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
-VENVS = {"dlq": BENCH_DIR / ".venv-dlq", "tasksdb": BENCH_DIR / ".venv-tasksdb"}
+VENVS = {
+    "dlq": BENCH_DIR / ".venv-dlq",
+    "dlqapi": BENCH_DIR / ".venv-dlq",
+    "dlq_redis": BENCH_DIR / ".venv-dlq",
+    "dlqapi_redis": BENCH_DIR / ".venv-dlq",
+    "tasksdb": BENCH_DIR / ".venv-tasksdb",
+}
 SCENARIOS = (
     "enqueue",
     "bulk_enqueue",
@@ -39,6 +49,7 @@ SCENARIOS = (
     "promote",
 )
 DLQ_ONLY = frozenset({"bulk_enqueue", "claim_cost", "claim_delayed", "delayed_latency", "promote"})
+
 #: The figure each scenario is judged by, and whether higher is better.
 FIGURES = {
     "enqueue": ("jobs_per_s", True),
@@ -62,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     for vendor in vendors:
         for scenario in scenarios:
             for repeat in range(args.repeats):
-                for system in ("dlq", "tasksdb"):
-                    if system == "tasksdb" and scenario in DLQ_ONLY:
+                for system in args.systems.split(","):
+                    if system != "dlq" and scenario in DLQ_ONLY:
                         continue
                     print(
                         f"{vendor} {scenario} {system} #{repeat + 1}", file=sys.stderr, flush=True
@@ -72,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = _medians(runs)
     _print_table(medians)
     _print_targets(medians)
+    _print_api_targets(medians)
     out = BENCH_DIR / f"results-db-{datetime.datetime.now():%Y-%m-%d-%H%M%S}.json"
     out.write_text(json.dumps({"runs": runs, "medians": medians}, indent=1))
     print(f"\nall figures: {out}")
@@ -207,6 +219,41 @@ def _print_targets(medians: dict[str, dict[str, Any]]) -> None:
         )
 
 
+def _print_api_targets(medians: dict[str, dict[str, Any]]) -> None:
+    """Issue 12: Django's task API on dlq, against db_worker and against dlq's own path."""
+    systems = {key.rsplit("/", 1)[1] for key in medians}
+    if not systems & {"dlqapi", "dlqapi_redis"}:
+        return
+    print(f"\n{'database/scenario/system':36} {'median':>20}  spread")
+    for key in sorted(medians):
+        figure = FIGURES[key.split("/")[1]][0]
+        spread = medians[key].get("spread")
+        print(
+            f"{key:36} {_fmt(medians[key].get(figure), figure):>20}"
+            f"  {'' if not spread else f'{spread[0]:.4g}..{spread[1]:.4g}'}"
+        )
+
+    def get(key: str) -> float | None:
+        value = medians.get(key, {}).get("jobs_per_s")
+        return float(value) if value is not None else None
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return "n/a" if not a or not b else f"{a / b:.2f}x"
+
+    print("\ntargets (issue 12, Django's task API), from this run's medians:")
+    for vendor in ("postgresql", "sqlite"):
+        theirs = get(f"{vendor}/drain_1w/tasksdb")
+        for system in ("dlqapi", "dlqapi_redis"):
+            print(
+                f"  {vendor}: {system} single-worker drain vs db_worker (>= 10x): "
+                + ratio(get(f"{vendor}/drain_1w/{system}"), theirs)
+            )
+        for api, own in (("dlqapi", "dlq"), ("dlqapi_redis", "dlq_redis")):
+            mine, base = get(f"{vendor}/enqueue/{api}"), get(f"{vendor}/enqueue/{own}")
+            slower = "n/a" if not mine or not base else f"{base / mine:.2f}x"
+            print(f"  {vendor}: {api} enqueue cost vs {own}'s @task (<= 1.3x): {slower}")
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -214,6 +261,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenarios", help=f"comma-separated, of {', '.join(SCENARIOS)}")
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--samples", type=int)
+    parser.add_argument("--systems", default="dlq,tasksdb", help=f"comma-separated, of {', '.join(VENVS)}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show db_measure.py's stderr")
     return parser.parse_args(argv)
 

@@ -2,7 +2,9 @@
 # Creates the two virtualenvs the benchmark harness runs in. Run by hand, never in CI.
 #
 #   bench/.venv-upstream  Python 3.11, django-lightweight-queue 4.11.0 (the reference), Django 4.2
-#   bench/.venv-dlq       the SAME Python 3.11, dlq installed editable from this checkout, Django 5.2
+#   bench/.venv-dlq       the SAME Python 3.11, dlq installed editable from this checkout, Django 5.2,
+#                         and the django-tasks backport (Django's task API on dlq: db_measure's
+#                         dlqapi system)
 #   bench/.venv-tasksdb   the SAME Python 3.11, django-tasks-db (latest release) and the same
 #                         Django 5.2 and psycopg, for bench/db_run.py (the database backends)
 #
@@ -87,7 +89,7 @@ echo "== installing dlq (editable) into .venv-dlq"
 # dlq may not be complete yet; a failed install is reported but does not stop the upstream
 # side from being usable (run.py reports "dlq side failed: ..." in that case).
 if ! "$here/.venv-dlq/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -e "$repo[redis,postgres]" "${DLQ_PINS[@]}" "${SHARED_PINS[@]}" "${DB_PINS[@]}"; then
+    -e "$repo[redis,postgres,django-tasks]" "${DLQ_PINS[@]}" "${SHARED_PINS[@]}" "${DB_PINS[@]}"; then
     echo "!! dlq install failed; run 'python3 bench/run.py --only upstream' meanwhile" >&2
 fi
 

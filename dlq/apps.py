@@ -23,9 +23,13 @@ class DlqConfig(AppConfig):
         from dlq import checks as dlq_checks
         from dlq import cron_jobs  # noqa: F401  # registers the cron task
         from dlq.database_checks import check_database_backend
+        from dlq.django_tasks.running import resolve_django_task
 
         self.runtime = DjangoRuntime()
         install_runtime(self.runtime)
+        # Workers run Django-API tasks whose TASKS backend is dlq's (dlq.django_tasks); the
+        # resolver answers for no other path, and imports nothing a payload names.
+        self.runtime.registry.add_resolver(resolve_django_task)
         checks.register(dlq_checks.check_settings, dlq_checks.TAG, dlq_checks.SETTINGS_TAG)
         checks.register(dlq_checks.check_cron, dlq_checks.TAG, dlq_checks.CRON_TAG)
         # Workers run these too: a database that is not migrated stops them with the command

@@ -49,3 +49,37 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.memory.InMemoryBackend"
+
+# Django's task API on dlq (dlq.django_tasks): "default" is dlq's; "immediate" and "dummy"
+# are Django's reference backends, which tests/integration/test_django_tasks.py runs the
+# same tasks through to compare. On Django 5.2 the backport is an app (its checks); on
+# Django 6 Django's own checks run every backend, so the backport is only imported.
+if __import__("django").VERSION < (6, 0):
+    INSTALLED_APPS.append("django_tasks")
+TASKS = {
+    "default": {
+        "BACKEND": "dlq.django_tasks.DlqBackend",
+        "QUEUES": ["default", "other"],
+    },
+    "immediate": {
+        "BACKEND": (
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if __import__("django").VERSION >= (6, 0)
+            else "django_tasks.backends.immediate.ImmediateBackend"
+        ),
+        "QUEUES": ["default", "other"],
+    },
+    # Supports run_after and priorities: the reference for validate_task's other errors.
+    "dummy": {
+        "BACKEND": (
+            "django.tasks.backends.dummy.DummyBackend"
+            if __import__("django").VERSION >= (6, 0)
+            else "django_tasks.backends.dummy.DummyBackend"
+        ),
+        "QUEUES": ["default", "other"],
+    },
+}
+# The process labs give "default" workers and "other" none: dlq.W030 would say so at every
+# command they run. tests/integration/test_django_tasks.py checks it (run_checks is not
+# silenced).
+SILENCED_SYSTEM_CHECKS = ["dlq.W030"]

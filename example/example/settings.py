@@ -11,7 +11,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "example-only"
 DEBUG = True
 USE_TZ = True
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "dlq", "shop", "reports"]
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "dlq",
+    "shop",
+    "reports",
+    "mail",
+]
 ROOT_URLCONF = "example.urls"
 DATABASES = {
     "default": {
@@ -42,6 +49,19 @@ if os.environ.get("DLQ_REDIS_URL"):
 else:
     LIGHTWEIGHT_QUEUE_BACKEND = "dlq.backends.database.DatabaseBackend"
 LIGHTWEIGHT_QUEUE_BACKEND = os.environ.get("DLQ_BACKEND", LIGHTWEIGHT_QUEUE_BACKEND)
-LIGHTWEIGHT_QUEUE_WORKERS = {"orders": 2, "reports": 1}
+LIGHTWEIGHT_QUEUE_WORKERS = {"orders": 2, "reports": 1, "mail": 1}
+try:
+    import django.tasks  # noqa: F401  # Django 6: the task API is built in
+except ImportError:  # Django 5.2: the backport is an app (its checks and signals)
+    INSTALLED_APPS.append("django_tasks")
+# Django's task API (mail/tasks.py) on dlq: its tasks go to the dlq queue of their
+# queue_name, on the backend above, and run in the same queue_runner.
+TASKS = {
+    "default": {
+        "BACKEND": "dlq.django_tasks.DlqBackend",
+        "QUEUES": ["mail"],
+        "OPTIONS": {"TIMEOUT": 30},
+    }
+}
 # A fresh runner catches up cron minutes missed in the last minute only.
 LIGHTWEIGHT_QUEUE_CRON_CATCH_UP_S = 60

@@ -279,3 +279,7 @@ def fail_twice_then_succeed(token: str) -> None:
     _record("attempts", token, attempt)
     if attempt < 3:
         raise RuntimeError(f"attempt {attempt} of {token} fails on purpose")
+
+
+# -- tasks written against Django's task API (dlq.django_tasks runs them) ----------------
+from tests.testapp import api_tasks, backport_tasks  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""The benchmark tasks, the same bodies under each system's decorator.
+"""The benchmark tasks, the same bodies under each system's decorator (``dlqapi``: Django's
+``@task``, as a project written against ``django.tasks`` has them).
 
 ``noop_count`` appends one byte to a file (its size counts the jobs run); ``stamp``
 appends ``"<name> <time.time()>"``, the moment the task started, for latency.
@@ -11,6 +12,13 @@ if os.environ["BENCH_DB_SYSTEM"] == "dlq":
     from dlq import task as _dlq_task
 
     decorate = _dlq_task(queue="bench")
+elif os.environ["BENCH_DB_SYSTEM"] == "dlqapi":  # Django's task API, run by dlq
+    try:
+        from django.tasks import task as _api_task
+    except ImportError:
+        from django_tasks import task as _api_task
+
+    decorate = _api_task(queue_name="bench")
 else:
     from django_tasks import task as _django_task
 

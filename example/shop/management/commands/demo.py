@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from mail.tasks import send_receipt
 from reports.tasks import build_report
 from tqdm import tqdm
 
@@ -23,6 +24,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--jobs", type=int, default=3000)
         parser.add_argument("--timeout", type=float, default=300.0, help="give up after (s)")
+        parser.add_argument(
+            "--receipts", type=int, default=20, help="tasks enqueued through Django's task API"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         jobs: int = options["jobs"]
@@ -49,6 +53,7 @@ class Command(BaseCommand):
                 for number in range(jobs - orders):
                     enqueue_report(date(2026, 1, 1) + timedelta(days=number % 365))
             self.watch(runner, jobs, options["timeout"])
+            self.receipts(runner, options["receipts"], options["timeout"])
         finally:
             self.stop(runner)
 
@@ -66,6 +71,34 @@ class Command(BaseCommand):
                 bar.update(now - done)
                 done = now
         self.stdout.write(self.style.SUCCESS(f"All {jobs} jobs ran."))
+
+    def receipts(self, runner: "subprocess.Popen[bytes]", count: int, timeout_s: float) -> None:
+        """Django's task API on the same runner: enqueue, wait, read the results back."""
+        self.stdout.write(f"Enqueueing {count} receipts through Django's task API...")
+        before = progress.done()
+        results = [send_receipt.enqueue(number, f"{number / 100:.2f}") for number in range(count)]
+        deadline = time.monotonic() + timeout_s
+        while progress.done() < before + count:
+            if runner.poll() is not None:
+                raise CommandError(f"the queue runner exited early ({runner.returncode})")
+            if time.monotonic() > deadline:
+                raise CommandError(f"only {progress.done() - before} of {count} receipts ran")
+            time.sleep(0.05)
+        if not results or not send_receipt.get_backend().supports_get_result:
+            self.stdout.write(self.style.SUCCESS(f"All {count} receipts ran."))
+            return
+        for result in results:  # a result is written just after its task returns
+            while not result.is_finished and time.monotonic() < deadline:
+                time.sleep(0.05)
+                result.refresh()
+            if result.status != "SUCCESSFUL":
+                raise CommandError(f"receipt {result.id} is {result.status}: {result.errors}")
+        last = results[-1]
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"All {count} receipts ran; receipt {last.id} returned {last.return_value!r}."
+            )
+        )
 
     def stop(self, runner: "subprocess.Popen[bytes]") -> None:
         if runner.poll() is not None:
