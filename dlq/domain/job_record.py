@@ -140,14 +140,37 @@ class JobRecord:
         return dataclasses.replace(self, **changes)
 
     def encode(self) -> bytes:
-        data = dataclasses.asdict(self)
-        data["args"] = list(self.args)
-        data["kwargs"] = dict(self.kwargs)
-        data["status"] = self.status.value
-        for name in ("enqueued_at", "run_after", "started_at", "finished_at"):
-            when = getattr(self, name)
-            data[name] = None if when is None else when.astimezone(UTC).isoformat()
-        return json.dumps(data, separators=(",", ":")).encode()
+        # Field by field, not dataclasses.asdict (which deep-copies): written twice per job.
+        return json.dumps(
+            {
+                "id": self.id,
+                "path": self.path,
+                "queue": self.queue,
+                "status": self.status.value,
+                "args": self.args,
+                "kwargs": dict(self.kwargs),
+                "enqueued_at": _time(self.enqueued_at),
+                "run_after": _time(self.run_after),
+                "started_at": _time(self.started_at),
+                "finished_at": _time(self.finished_at),
+                "attempt": self.attempt,
+                "return_value": self.return_value,
+                "errors": [
+                    {
+                        "exception_class": e.exception_class,
+                        "message": e.message,
+                        "traceback": e.traceback,
+                    }
+                    for e in self.errors
+                ],
+                "worker_ids": self.worker_ids,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+
+def _time(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(UTC).isoformat()
 
 
 class _WireError(BaseModel):

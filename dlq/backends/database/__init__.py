@@ -321,8 +321,18 @@ class DatabaseBackend:
         return promoted
 
     def save_record(self, record: JobRecord, ttl_s: int) -> None:
-        """Through Django's connection: inside the caller's transaction, if any."""
-        self._records.save(record, ttl_s)
+        """Inside a transaction on the jobs' alias (an enqueue in ``transaction.atomic()``),
+        through Django's connection, so the record commits or rolls back with its job;
+        otherwise (a worker's RUNNING and final records) through this backend's own
+        session, kept open across jobs, where Django's connection is closed after each
+        job (``CONN_MAX_AGE = 0``) and would be opened again for every record."""
+        if self._records.in_callers_transaction():
+            self._records.save(record, ttl_s)
+            return
+        self._run(
+            f"saving the record of job {record.id}",
+            lambda s: self._records.save_in(s, record, ttl_s),
+        )
 
     def get_record(self, job_id: str) -> JobRecord | None:
         return self._records.get(job_id)

@@ -45,6 +45,16 @@ class RecordStore:
                 f"saving the record of job {record.id} in the {self._target.label}: {exc}"
             ) from exc
 
+    def in_callers_transaction(self) -> bool:
+        """Whether the calling code is inside ``transaction.atomic()`` on the jobs' alias."""
+        return connections[self._target.alias].in_atomic_block
+
+    def save_in(self, session: Session, record: JobRecord, ttl_s: int) -> None:
+        """:meth:`save`, through ``session`` (autocommitted) rather than Django's connection."""
+        check_name("job id", record.id, MAX_NAME_LENGTH)
+        sql, until = self._d.save_record(max(1, ttl_s))
+        session.execute(sql, [record.id, record.encode().decode(), until])
+
     def get(self, job_id: str) -> JobRecord | None:
         try:
             with connections[self._target.alias].cursor() as cursor:
