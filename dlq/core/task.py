@@ -184,15 +184,27 @@ class Task(Generic[P, R]):
         now: datetime | None = None,
         *,
         runtime: Runtime | None = None,
+        store_result: bool | None = None,
     ) -> Job:
-        """The job for one call; raises TaskArgumentError, and queues nothing, if it can't."""
+        """The job for one call; raises TaskArgumentError, and queues nothing, if it can't.
+
+        ``store_result``: :meth:`stores_result`, when the caller (a bulk enqueue) knows it.
+        """
         encoded_args, encoded_kwargs = self.codec.encode(args, kwargs)
-        runtime = current_runtime() if runtime is None else runtime
-        if now is None:
-            now = runtime.now()
-        run_after = self.run_after
-        if self.delay is not None:
-            run_after = now + self.delay
+        if now is None or store_result is None:
+            runtime = current_runtime() if runtime is None else runtime
+            now = runtime.now() if now is None else now
+            store_result = self.stores_result(runtime) if store_result is None else store_result
+        run_after = self.run_after if self.delay is None else now + self.delay
+        if run_after is None and not store_result:  # most calls: upstream's job
+            return Job.create(
+                self.path,
+                encoded_args,
+                encoded_kwargs,
+                now=now,
+                timeout=self.timeout,
+                sigkill_on_stop=self.sigkill_on_stop,
+            )
         return Job.create(
             self.path,
             encoded_args,
@@ -201,7 +213,7 @@ class Task(Generic[P, R]):
             timeout=self.timeout,
             sigkill_on_stop=self.sigkill_on_stop,
             run_after=run_after,
-            store_result=self.stores_result(runtime),
+            store_result=store_result,
         )
 
     def _with_legacy_options(self, kwargs: dict[str, object]) -> Self:
@@ -257,12 +269,15 @@ class BulkEnqueue(Generic[P]):
         self._runtime = current_runtime()
         # One created time per batch: cheaper than a clock read (and its formatting) per job.
         self._now = self._runtime.now()
+        self._store_result = task.stores_result(self._runtime)
 
     def __enter__(self) -> Self:
         return self
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
-        self._pending.append(self._task.build_job(args, kwargs, self._now, runtime=self._runtime))
+        self._pending.append(
+            self._task.build_job(args, kwargs, self._now, store_result=self._store_result)
+        )
         if len(self._pending) >= self._batch_size:
             self.flush()
 
