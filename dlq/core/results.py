@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import TypeAdapter
 
-from dlq.core.protocols import SupportsResults
+from dlq.core.protocols import Backend, SupportsResults
 from dlq.core.runtime import current_runtime
 from dlq.domain.job_record import JobRecord, JobStatus
 from dlq.exceptions import DLQError, JobWaitTimeout, ReturnValueError
@@ -26,7 +26,7 @@ from dlq.exceptions import DLQError, JobWaitTimeout, ReturnValueError
 if TYPE_CHECKING:
     from dlq.core.task import Task
 
-__all__ = ["JobFailedError", "JobHandle", "ResultCodec", "get_job"]
+__all__ = ["JobFailedError", "JobHandle", "ResultCodec", "get_job", "record_from"]
 
 R = TypeVar("R")
 
@@ -132,9 +132,14 @@ def get_job(job_id: str, queue: str | None = None) -> JobRecord | None:
         return backend.get_record(job_id) if isinstance(backend, SupportsResults) else None
     settings = runtime.settings
     queues = {"default", *settings.WORKERS, *settings.BACKEND_OVERRIDES}
+    return record_from((runtime.backend_for(name) for name in sorted(queues)), job_id)
+
+
+def record_from(backends: Iterable[Backend], job_id: str) -> JobRecord | None:
+    """The record of ``job_id`` in the first of ``backends`` that has one, each store asked
+    once however many queues share it; None when none has."""
     seen: set[int] = set()
-    for name in sorted(queues):
-        backend = runtime.backend_for(name)
+    for backend in backends:
         if id(backend) in seen or not isinstance(backend, SupportsResults):
             continue
         seen.add(id(backend))

@@ -31,6 +31,7 @@ from django.core import checks
 from dlq.conf import DjangoRuntime, get_runtime
 from dlq.core.protocols import SupportsDelay, SupportsResults
 from dlq.core.records import enqueue_job
+from dlq.core.results import record_from
 from dlq.django_tasks.compat import BaseTaskBackend, Framework, framework_of, frameworks
 from dlq.django_tasks.options import BackendOptions, option_problems, parse_options
 from dlq.django_tasks.results import task_result
@@ -185,16 +186,7 @@ class DlqBackend(BaseTaskBackend):
         """The job's record, from the dlq backends of this backend's queues (each store
         asked once, however many queues share it)."""
         runtime = get_runtime()
-        seen: set[int] = set()
-        for queue in sorted(self.queues):
-            store = runtime.backend_for(queue)
-            if id(store) in seen or not isinstance(store, SupportsResults):
-                continue
-            seen.add(id(store))
-            record = store.get_record(job_id)
-            if record is not None:
-                return record
-        return None
+        return record_from((runtime.backend_for(queue) for queue in sorted(self.queues)), job_id)
 
     # -- manage.py check --------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,9 +16,10 @@ from django.db import transaction
 from dlq.backends.database import DatabaseBackend, Tuning
 from dlq.backends.database.sql import PROMOTE_BATCH, dialect_for
 from dlq.core.records import enqueue_job
-from dlq.domain.envelope import Job, decode_job
+from dlq.domain.envelope import decode_job
 from dlq.domain.job_record import JobRecord
 from dlq.domain.outcome import GaveUp, Outcome, Retrying, Succeeded
+from tests.contract.test_lifecycle_contract import job, now, raised
 from tests.integration.database_fixtures import TestDatabase, database, database_session
 from tests.integration.test_database_backend import Stop, crash, other
 
@@ -26,28 +27,6 @@ __all__ = ["database", "database_session"]  # the fixtures, for pytest
 
 QUEUE = "dblife"
 DAY = timedelta(days=1)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def job(number: int, run_after: datetime | None = None, store_result: bool = False) -> Job:
-    return Job.create(
-        "tests.testapp.tasks.add",
-        [number],
-        {},
-        now=now(),
-        run_after=run_after,
-        store_result=store_result,
-    )
-
-
-def raised(exc: Exception) -> Exception:
-    try:
-        raise exc
-    except Exception as caught:
-        return caught
 
 
 @pytest.fixture
