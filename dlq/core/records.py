@@ -44,10 +44,7 @@ def results_store(backend: Backend, queue: str) -> SupportsResults:
 def enqueue_job(backend: Backend, job: Job, queue: str, ttl_s: int) -> None:
     """Enqueue ``job``, its QUEUED (or DELAYED) record first when it keeps its result."""
     if job.store_result:
-        record = JobRecord.queued(job, queue)
-        results_store(backend, queue).save_record(
-            record, record_ttl_s(record, ttl_s, job.created_time or utc_now())
-        )
+        _save_queued(backend, job, queue, ttl_s)
     backend.enqueue(job, queue)
 
 
@@ -55,11 +52,14 @@ def enqueue_jobs(backend: Backend, jobs: Sequence[Job], queue: str, ttl_s: int) 
     """:func:`enqueue_job` for many: one backend call for the jobs themselves."""
     for job in jobs:
         if job.store_result:
-            record = JobRecord.queued(job, queue)
-            results_store(backend, queue).save_record(
-                record, record_ttl_s(record, ttl_s, job.created_time or utc_now())
-            )
+            _save_queued(backend, job, queue, ttl_s)
     backend.bulk_enqueue(jobs, queue)
+
+
+def _save_queued(backend: Backend, job: Job, queue: str, ttl_s: int) -> None:
+    record = JobRecord.queued(job, queue)
+    now = job.created_time or utc_now()
+    results_store(backend, queue).save_record(record, record_ttl_s(record, ttl_s, now))
 
 
 class RecordKeeper:
