@@ -75,6 +75,8 @@ SYSTEMS = ("dlq", "dlqapi", "dlq_redis", "dlqapi_redis", "tasksdb")
 def family(system: str) -> str:
     """``dlq``, ``dlqapi`` or ``tasksdb``: which tasks and which worker, whatever the store."""
     return system.removesuffix("_redis")
+
+
 _IDLE_BEFORE_SAMPLE_S = 0.02
 _POLL_S = 0.0005
 
@@ -272,6 +274,12 @@ def _drain(bench: Bench, workers: int) -> dict[str, Any]:
     """N jobs queued, then ``workers`` workers started: jobs/s from when the first job
     ran to when the last did (start-up excluded; measured by the count file's size)."""
     bench.prefill(bench.jobs)
+    return _timed_drain(bench, workers)
+
+
+def _timed_drain(bench: Bench, workers: int) -> dict[str, Any]:
+    """Start ``workers`` workers on the jobs already queued: jobs/s from the first job's
+    run to the last's (start-up excluded; measured by the count file's size)."""
     bench.start_workers(workers)
     try:
         bench.wait_for("the first job", lambda: bench.count() > 0)
@@ -460,15 +468,7 @@ def promote(bench: Bench) -> dict[str, Any]:
 
     with connection.cursor() as cursor:
         _fill(cursor, connection.vendor, bench.jobs, bench.tasks.noop_count, due_in_days=-1)
-    bench.start_workers(1)
-    try:
-        bench.wait_for("the first job", lambda: bench.count() > 0)
-        first = time.perf_counter()
-        bench.wait_for(f"{bench.jobs} jobs", lambda: bench.count() >= bench.jobs, poll_s=0.002)
-        elapsed = time.perf_counter() - first
-    finally:
-        bench.stop_workers()
-    return {"jobs_per_s": (bench.jobs - 1) / elapsed, "jobs": bench.jobs, "workers": 1}
+    return _timed_drain(bench, 1)
 
 
 def _run(args: argparse.Namespace, database: str, workdir: Path) -> dict[str, Any]:

@@ -37,18 +37,9 @@ VENVS = {
     "dlqapi_redis": BENCH_DIR / ".venv-dlq",
     "tasksdb": BENCH_DIR / ".venv-tasksdb",
 }
-SCENARIOS = (
-    "enqueue",
-    "bulk_enqueue",
-    "drain_1w",
-    "drain_2w",
-    "latency",
-    "claim_cost",
-    "claim_delayed",
-    "delayed_latency",
-    "promote",
-)
-DLQ_ONLY = frozenset({"bulk_enqueue", "claim_cost", "claim_delayed", "delayed_latency", "promote"})
+# One list of scenarios, db_measure.py's (its top level is standard library only).
+sys.path.insert(0, str(BENCH_DIR))
+from db_measure import DLQ_ONLY, SCENARIOS  # noqa: E402
 
 #: The figure each scenario is judged by, and whether higher is better.
 FIGURES = {
@@ -261,7 +252,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenarios", help=f"comma-separated, of {', '.join(SCENARIOS)}")
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--samples", type=int)
-    parser.add_argument("--systems", default="dlq,tasksdb", help=f"comma-separated, of {', '.join(VENVS)}")
+    parser.add_argument(
+        "--systems", default="dlq,tasksdb", help=f"comma-separated, of {', '.join(VENVS)}"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show db_measure.py's stderr")
     return parser.parse_args(argv)
 
